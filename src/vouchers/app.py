@@ -1,0 +1,110 @@
+"""create_app(): settings, lifespan (database, migrations, engine), routers, handlers."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+
+from vouchers import migrate
+from vouchers.auth import load_keys
+from vouchers.config import Settings
+from vouchers.db import Database, create_engine
+from vouchers.middleware import RequestIdMiddleware
+from vouchers.operations import router as operations_router
+from vouchers.problems import install_handlers
+from vouchers.redemptions.engine import RedemptionEngine
+from vouchers.redemptions.router import admin_router as redemption_admin_router
+from vouchers.redemptions.router import public_router as redemption_public_router
+from vouchers.vouchers.router import router as vouchers_router
+
+logger = logging.getLogger(__name__)
+
+MAX_BODY_BYTES = 64 * 1024
+
+PROBLEM_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "description": "RFC 9457 problem details; branch on `code`.",
+    "required": ["type", "title", "status", "detail", "code", "request_id"],
+    "properties": {
+        "type": {"type": "string"},
+        "title": {"type": "string"},
+        "status": {"type": "integer"},
+        "detail": {"type": "string"},
+        "code": {"type": "string"},
+        "request_id": {"type": "string"},
+        "errors": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {"field": {"type": "string"}, "message": {"type": "string"}},
+            },
+        },
+        "remaining": {"type": "integer"},
+        "customer_remaining": {"type": "integer"},
+    },
+}
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the voucher service application."""
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        url = settings.resolved_database_url
+        if settings.auto_migrate:
+            await asyncio.to_thread(migrate.upgrade, url)
+        else:
+            migrate.ensure_sqlite_directory(url)
+        database = Database(
+            create_engine(url, pool_size=settings.db_pool_size, timeout=settings.db_timeout)
+        )
+        engine = RedemptionEngine(
+            database,
+            enabled=settings.group_commit,
+            consumers=1 if database.is_sqlite else settings.group_consumers,
+            max_group=settings.max_group,
+        )
+        app.state.settings = settings
+        app.state.database = database
+        app.state.keys = load_keys(settings)
+        app.state.redemption_engine = engine
+        engine.start()
+        try:
+            yield
+        finally:
+            await engine.close()
+            await database.dispose()
+
+    app = FastAPI(
+        title="Vouchers",
+        version="1.0.0",
+        summary="Voucher (coupon) redemption service",
+        lifespan=lifespan,
+        max_body_size=MAX_BODY_BYTES,
+    )
+    app.add_middleware(RequestIdMiddleware)
+    install_handlers(app)
+    app.include_router(operations_router)
+    app.include_router(vouchers_router)
+    app.include_router(redemption_public_router)
+    app.include_router(redemption_admin_router)
+
+    original_openapi = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = original_openapi()
+            schema.setdefault("components", {}).setdefault("schemas", {})["Problem"] = (
+                PROBLEM_SCHEMA
+            )
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+    return app

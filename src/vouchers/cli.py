@@ -1,0 +1,65 @@
+"""The `vouchers` command line."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+import uvicorn
+
+from vouchers import migrate
+from vouchers.auth import load_keys
+from vouchers.config import Settings
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    """Migrate, make sure an admin key exists, then serve with uvicorn."""
+    settings = Settings()
+    migrate.upgrade(settings.resolved_database_url)
+    load_keys(settings)
+    uvicorn.run(
+        "vouchers.app:create_app",
+        factory=True,
+        host=args.host,
+        port=args.port,
+        workers=None if args.reload else args.workers,
+        reload=args.reload,
+        log_level=args.log_level,
+    )
+    return 0
+
+
+def cmd_migrate(_args: argparse.Namespace) -> int:
+    """Bring the database schema up to date."""
+    settings = Settings()
+    migrate.upgrade(settings.resolved_database_url)
+    print("database is up to date")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of every command."""
+    parser = argparse.ArgumentParser(prog="vouchers", description="Voucher service")
+    commands = parser.add_subparsers(dest="command", required=True)
+    serve = commands.add_parser("serve", help="run the HTTP server")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--workers", type=int, default=1)
+    serve.add_argument("--reload", action="store_true")
+    serve.add_argument("--log-level", default="info")
+    serve.set_defaults(handler=cmd_serve)
+    migrate_parser = commands.add_parser("migrate", help="create or upgrade the database schema")
+    migrate_parser.set_defaults(handler=cmd_migrate)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line."""
+    args = build_parser().parse_args(argv)
+    result: int = args.handler(args)
+    return result
+
+
+if __name__ == "__main__":
+    sys.exit(main())

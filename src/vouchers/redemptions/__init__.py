@@ -1,0 +1,1 @@
+"""Redemptions: the ledger, idempotency, and the redemption engine."""

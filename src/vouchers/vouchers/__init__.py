@@ -1,0 +1,1 @@
+"""Vouchers: create, read, list, change and delete."""

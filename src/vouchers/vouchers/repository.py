@@ -1,0 +1,101 @@
+"""Every SQL statement about vouchers."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import and_, delete, exists, false, insert, not_, or_, select, true, update
+from sqlalchemy.engine import Row
+from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.sql.elements import ColumnElement
+
+from vouchers.redemptions.tables import redemptions
+from vouchers.vouchers.schemas import VoucherStatus
+from vouchers.vouchers.tables import vouchers
+
+VoucherRow = Row[Any]
+
+
+async def insert_voucher(connection: AsyncConnection, values: dict[str, Any]) -> VoucherRow:
+    """Insert one voucher and return its row (IntegrityError if the code exists)."""
+    result = await connection.execute(insert(vouchers).values(**values).returning(vouchers))
+    return result.one()
+
+
+async def get_by_key(
+    connection: AsyncConnection, key: str, *, for_update: bool = False
+) -> VoucherRow | None:
+    """The voucher with this code key, optionally locked for the transaction."""
+    query = select(vouchers).where(vouchers.c.code_key == key)
+    if for_update:
+        query = query.with_for_update()
+    return (await connection.execute(query)).one_or_none()
+
+
+async def get_by_id(
+    connection: AsyncConnection, voucher_id: int, *, for_update: bool = False
+) -> VoucherRow | None:
+    """The voucher with this id, optionally locked for the transaction."""
+    query = select(vouchers).where(vouchers.c.id == voucher_id)
+    if for_update:
+        query = query.with_for_update()
+    return (await connection.execute(query)).one_or_none()
+
+
+def status_condition(status: VoucherStatus, now: datetime) -> ColumnElement[bool]:
+    """SQL for 'has this derived status', in the contract's order of precedence."""
+    c = vouchers.c
+    enabled = c.disabled == false()
+    live = and_(enabled, c.expires_at > now)
+    started = or_(c.starts_at.is_(None), c.starts_at <= now)
+    conditions: dict[VoucherStatus, ColumnElement[bool]] = {
+        VoucherStatus.disabled: c.disabled == true(),
+        VoucherStatus.expired: and_(enabled, c.expires_at <= now),
+        VoucherStatus.scheduled: and_(live, not_(started)),
+        VoucherStatus.exhausted: and_(live, started, c.redeemed >= c.max_redemptions),
+        VoucherStatus.active: and_(live, started, c.redeemed < c.max_redemptions),
+    }
+    return conditions[status]
+
+
+async def list_vouchers(
+    connection: AsyncConnection,
+    *,
+    now: datetime,
+    status: VoucherStatus | None,
+    batch_id: str | None,
+    prefix: str | None,
+    after_id: int | None,
+    limit: int,
+) -> list[VoucherRow]:
+    """Up to ``limit`` vouchers matching the filters, newest first, after a cursor."""
+    query = select(vouchers).order_by(vouchers.c.id.desc()).limit(limit)
+    if status is not None:
+        query = query.where(status_condition(status, now))
+    if batch_id is not None:
+        query = query.where(vouchers.c.batch_id == batch_id)
+    if prefix:
+        query = query.where(vouchers.c.code_key.startswith(prefix.upper(), autoescape=True))
+    if after_id is not None:
+        query = query.where(vouchers.c.id < after_id)
+    return list((await connection.execute(query)).all())
+
+
+async def update_voucher(
+    connection: AsyncConnection, voucher_id: int, values: dict[str, Any]
+) -> VoucherRow:
+    """Write changed fields of one voucher and return its new row."""
+    query = update(vouchers).where(vouchers.c.id == voucher_id).values(**values)
+    return (await connection.execute(query.returning(vouchers))).one()
+
+
+async def has_redemptions(connection: AsyncConnection, voucher_id: int) -> bool:
+    """Whether the voucher's ledger has any row, reversed or not."""
+    query = select(exists().where(redemptions.c.voucher_id == voucher_id))
+    return bool((await connection.execute(query)).scalar())
+
+
+async def delete_voucher(connection: AsyncConnection, voucher_id: int) -> None:
+    """Delete one voucher row."""
+    await connection.execute(delete(vouchers).where(vouchers.c.id == voucher_id))
