@@ -55,3 +55,16 @@ def fresh_db(backend: str, tmp_path: Path) -> Iterator[str]:
     """A new empty database for a test that starts its own servers."""
     with fresh_database(backend, tmp_path) as url:
         yield url
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Under CI (VOUCHERS_REQUIRE_ALL_SUITES=1) a skipped suite is a failure."""
+    import os
+
+    if os.environ.get("VOUCHERS_REQUIRE_ALL_SUITES") != "1":
+        return
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    skipped = len(reporter.stats.get("skipped", [])) if reporter else 0
+    if skipped:
+        print(f"\nCI: {skipped} test(s) were skipped; every suite must run here.")
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
