@@ -16,7 +16,8 @@ from vouchers.config import Settings
 def cmd_serve(args: argparse.Namespace) -> int:
     """Migrate, make sure an admin key exists, then serve with uvicorn."""
     settings = Settings()
-    migrate.upgrade(settings.resolved_database_url)
+    if settings.auto_migrate:
+        migrate.upgrade(settings.resolved_database_url)
     load_keys(settings)
     uvicorn.run(
         "vouchers.app:create_app",
