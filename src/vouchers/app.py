@@ -17,7 +17,9 @@ from vouchers.db import Database, create_engine
 from vouchers.middleware import RequestIdMiddleware
 from vouchers.operations import router as operations_router
 from vouchers.problems import install_handlers
+from vouchers.ratelimit import build_guard
 from vouchers.redemptions.engine import RedemptionEngine
+from vouchers.redemptions.idempotency import purge_idempotency_keys
 from vouchers.redemptions.router import admin_router as redemption_admin_router
 from vouchers.redemptions.router import public_router as redemption_public_router
 from vouchers.vouchers.router import router as vouchers_router
@@ -74,11 +76,21 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.database = database
         app.state.keys = load_keys(settings)
         app.state.redemption_engine = engine
+        app.state.guard = build_guard(
+            limit=settings.lookup_limit,
+            window=settings.lookup_window,
+            redis_url=settings.redis_url,
+            redis_prefix=settings.redis_prefix,
+            trusted=settings.trusted_proxies,
+        )
         engine.start()
+        purger = asyncio.create_task(purge_idempotency_keys(database), name="idempotency-purge")
         try:
             yield
         finally:
+            purger.cancel()
             await engine.close()
+            await app.state.guard.limiter.close()
             await database.dispose()
 
     app = FastAPI(

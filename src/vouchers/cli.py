@@ -27,6 +27,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         workers=None if args.reload else args.workers,
         reload=args.reload,
         log_level=args.log_level,
+        # The service reads X-Forwarded-For itself, only from VOUCHERS_TRUSTED_PROXIES.
+        proxy_headers=False,
     )
     return 0
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from functools import cached_property
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -29,7 +30,9 @@ class Settings(BaseSettings):
     db_pool_size: int = Field(default=10, ge=1, le=500)
     db_timeout: float = Field(default=5.0, gt=0)
     lookup_limit: int = Field(default=30, ge=1)
+    lookup_window: int = Field(default=60, ge=1, le=86_400)
     redis_url: str | None = None
+    redis_prefix: str = "vouchers"
     trusted_proxies: list[str] = Field(default_factory=list)
     max_guess_probability: float = Field(default=1e-6, gt=0, le=1)
     log_format: str = "text"
@@ -54,6 +57,13 @@ class Settings(BaseSettings):
         secret = value.get_secret_value()
         if len(secret) < MIN_KEY_LENGTH or secret.lower() in INSECURE_KEYS:
             raise ValueError(f"keys must be at least {MIN_KEY_LENGTH} characters and not a default")
+        return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _valid_networks(cls, value: list[str]) -> list[str]:
+        for entry in value:
+            ipaddress.ip_network(entry.strip(), strict=False)
         return value
 
     @cached_property

@@ -11,6 +11,7 @@ from vouchers.auth import Keys, bearer_token
 from vouchers.config import Settings
 from vouchers.db import Database
 from vouchers.errors import MalformedRequest, ValidationFailed
+from vouchers.ratelimit import Guard
 from vouchers.redemptions.engine import RedemptionEngine
 from vouchers.redemptions.idempotency import KEY_PATTERN, IdempotencyClaim, fingerprint
 
@@ -44,12 +45,27 @@ def require_admin(request: Request, authorization: Annotated[str | None, Header(
     keys.require_admin(bearer_token(authorization))
 
 
-def require_redeemer(
+async def require_redeemer(
     request: Request, authorization: Annotated[str | None, Header()] = None
 ) -> None:
-    """Redeem and validate: open, unless VOUCHERS_REDEEM_KEY is set."""
+    """Redeem and validate: rate limited per address; open unless VOUCHERS_REDEEM_KEY is set."""
+    guard: Guard = request.app.state.guard
+    await guard.check(client_address_of(request))
     keys: Keys = request.app.state.keys
     keys.require_redeemer(bearer_token(authorization))
+
+
+def client_address_of(request: Request) -> str:
+    """The address this request's failed look-ups count against."""
+    guard: Guard = request.app.state.guard
+    peer = request.client.host if request.client else None
+    return guard.address(peer, request.headers.get("x-forwarded-for"))
+
+
+async def record_failed_lookup(request: Request) -> None:
+    """Count a voucher_not_found answer against the request's address."""
+    guard: Guard = request.app.state.guard
+    await guard.record_failed_lookup(client_address_of(request))
 
 
 async def get_claim(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Path, Query, Response
+from fastapi import APIRouter, Body, Path, Query, Request, Response
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from vouchers import clock
@@ -16,6 +16,7 @@ from vouchers.deps import (
     EngineDep,
     RedeemerOnly,
     RequestIdDep,
+    record_failed_lookup,
 )
 from vouchers.errors import (
     CustomerLimitReached,
@@ -69,6 +70,7 @@ AUTH_ERRORS = (Unauthorized, Forbidden, ValidationFailed)
     ),
 )
 async def redeem(
+    request: Request,
     code: CodePath,
     engine: EngineDep,
     claim: ClaimDep,
@@ -83,7 +85,10 @@ async def redeem(
         claim=claim,
         request_id=request_id,
     )
-    return answer_response(await engine.submit(command))
+    answer = await engine.submit(command)
+    if answer.error is not None and answer.error.code == VoucherNotFound.code:
+        await record_failed_lookup(request)
+    return answer_response(answer)
 
 
 @public_router.post(
@@ -92,11 +97,14 @@ async def redeem(
     responses=error_responses(*AUTH_ERRORS, RateLimited, ServiceUnavailable),
 )
 async def validate(
-    code: CodePath, database: DatabaseDep, body: OptionalBody = None
+    request: Request, code: CodePath, database: DatabaseDep, body: OptionalBody = None
 ) -> ValidationResult:
     """Dry run: would this redemption succeed now, and if not, with which error code."""
     async with database.read() as connection:
-        return await service.validate(connection, code, body or RedemptionRequest())
+        result = await service.validate(connection, code, body or RedemptionRequest())
+    if result.code == VoucherNotFound.code:
+        await record_failed_lookup(request)
+    return result
 
 
 @admin_router.get(
