@@ -39,7 +39,10 @@ def test_admin_key_is_created_once_with_mode_0600(tmp_path: Path) -> None:
         "VOUCHERS_DATA_DIR": str(data_dir),
         "VOUCHERS_DATABASE_URL": f"sqlite:///{tmp_path / 'keys.db'}",
     }
-    probe = "from vouchers.auth import load_keys; from vouchers.config import Settings; load_keys(Settings())"
+    probe = (
+        "from vouchers.auth import load_keys; from vouchers.config import Settings; "
+        "load_keys(Settings())"
+    )
     first = subprocess.run(
         [sys.executable, "-c", probe], env=env, cwd=ROOT, capture_output=True, text=True
     )
