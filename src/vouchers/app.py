@@ -14,7 +14,7 @@ from vouchers import migrate
 from vouchers.auth import load_keys
 from vouchers.config import Settings
 from vouchers.db import Database, create_engine
-from vouchers.middleware import RequestIdMiddleware
+from vouchers.middleware import RequestContextMiddleware
 from vouchers.operations import router as operations_router
 from vouchers.problems import install_handlers
 from vouchers.ratelimit import build_guard
@@ -98,9 +98,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version="1.0.0",
         summary="Voucher (coupon) redemption service",
         lifespan=lifespan,
-        max_body_size=MAX_BODY_BYTES,
     )
-    app.add_middleware(RequestIdMiddleware)
+    app.add_middleware(RequestContextMiddleware, max_body_bytes=MAX_BODY_BYTES)
     install_handlers(app)
     app.include_router(operations_router)
     app.include_router(vouchers_router)
