@@ -25,7 +25,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.support import (  # noqa: E402
+from tests.support import (
     Api,
     Server,
     create_postgres_database,
