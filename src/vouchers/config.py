@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import ipaddress
+import json
 from functools import cached_property
 from pathlib import Path
+from typing import Annotated
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 MIN_KEY_LENGTH = 16
 INSECURE_KEYS = {"changeme", "changethis", "secret", "password", "admin"}
@@ -33,7 +35,7 @@ class Settings(BaseSettings):
     lookup_window: int = Field(default=60, ge=1, le=86_400)
     redis_url: str | None = None
     redis_prefix: str = "vouchers"
-    trusted_proxies: list[str] = Field(default_factory=list)
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=list)
     max_guess_probability: float = Field(default=1e-6, gt=0, le=1)
     log_format: str = "text"
     group_commit: bool = True
@@ -59,12 +61,19 @@ class Settings(BaseSettings):
             raise ValueError(f"keys must be at least {MIN_KEY_LENGTH} characters and not a default")
         return value
 
-    @field_validator("trusted_proxies")
+    @field_validator("trusted_proxies", mode="before")
     @classmethod
-    def _valid_networks(cls, value: list[str]) -> list[str]:
-        for entry in value:
-            ipaddress.ip_network(entry.strip(), strict=False)
-        return value
+    def _valid_networks(cls, value: object) -> list[str]:
+        """Accept a JSON list or a comma-separated string of addresses and CIDRs."""
+        if isinstance(value, str):
+            text = value.strip()
+            value = json.loads(text) if text.startswith("[") else text.split(",")
+        if not isinstance(value, list):
+            raise ValueError("a list of addresses or CIDR ranges")
+        entries = [str(entry).strip() for entry in value if str(entry).strip()]
+        for entry in entries:
+            ipaddress.ip_network(entry, strict=False)
+        return entries
 
     @cached_property
     def zone(self) -> ZoneInfo:
