@@ -14,6 +14,7 @@ from vouchers import migrate
 from vouchers.auth import load_keys
 from vouchers.config import Settings
 from vouchers.db import Database, create_engine
+from vouchers.logs import configure_logging
 from vouchers.middleware import RequestContextMiddleware
 from vouchers.operations import router as operations_router
 from vouchers.problems import install_handlers
@@ -55,6 +56,7 @@ PROBLEM_SCHEMA: dict[str, Any] = {
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the voucher service application."""
     settings = settings or Settings()
+    configure_logging(settings.log_format, settings.log_level)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import os
+import shutil
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 import uvicorn
 
@@ -13,12 +16,26 @@ from vouchers.auth import load_keys
 from vouchers.config import Settings
 
 
+def prepare_multiprocess_metrics(data_dir: Path) -> None:
+    """Point every worker at one fresh Prometheus directory, before any worker starts.
+
+    prometheus-client reads the variable when the metrics module is first
+    imported, so this module must not import vouchers.metrics itself.
+    """
+    directory = Path(os.environ.get("PROMETHEUS_MULTIPROC_DIR") or data_dir / "metrics")
+    shutil.rmtree(directory, ignore_errors=True)
+    directory.mkdir(parents=True, exist_ok=True)
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(directory)
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     """Migrate, make sure an admin key exists, then serve with uvicorn."""
     settings = Settings()
     if settings.auto_migrate:
         migrate.upgrade(settings.resolved_database_url)
     load_keys(settings)
+    if not args.reload:
+        prepare_multiprocess_metrics(settings.data_dir)
     uvicorn.run(
         "vouchers.app:create_app",
         factory=True,
@@ -29,6 +46,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
         log_level=args.log_level,
         # The service reads X-Forwarded-For itself, only from VOUCHERS_TRUSTED_PROXIES.
         proxy_headers=False,
+        # Access lines come from the service itself, with routes instead of raw
+        # paths, so logs never hold voucher codes.
+        access_log=False,
+        timeout_graceful_shutdown=30,
     )
     return 0
 

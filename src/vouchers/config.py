@@ -6,7 +6,7 @@ import ipaddress
 import json
 from functools import cached_property
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, field_validator
@@ -37,7 +37,8 @@ class Settings(BaseSettings):
     redis_prefix: str = "vouchers"
     trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=list)
     max_guess_probability: float = Field(default=1e-6, gt=0, le=1)
-    log_format: str = "text"
+    log_format: Literal["text", "json"] = "text"
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
     group_commit: bool = True
     group_consumers: int = Field(default=4, ge=1, le=64)
     max_group: int = Field(default=256, ge=1, le=10_000)

@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 import json
+import logging
 import re
 import secrets
+import time
 
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from vouchers.logs import ACCESS_LOGGER, current_request_id
+from vouchers.metrics import HTTP_LATENCY, HTTP_REQUESTS
+
+access_log = logging.getLogger(ACCESS_LOGGER)
 
 CLIENT_REQUEST_ID = re.compile(r"^[\x21-\x7e]{1,128}$")
 
@@ -40,14 +47,28 @@ class RequestContextMiddleware:
         if request_id is None:
             request_id = "req_" + secrets.token_hex(12)
         scope.setdefault("state", {})["request_id"] = request_id
+        current_request_id.set(request_id)
+        started = time.perf_counter()
+        status = 500
 
         async def send_with_id(message: Message) -> None:
+            nonlocal status
             if message["type"] == "http.response.start":
+                status = message["status"]
                 MutableHeaders(scope=message)["X-Request-ID"] = request_id
             await send(message)
 
+        try:
+            await self._handle(scope, receive, send_with_id, request_id, declared_length)
+        finally:
+            self._observe(scope, status, time.perf_counter() - started)
+
+    async def _handle(
+        self, scope: Scope, receive: Receive, send: Send, request_id: str, declared_length: int
+    ) -> None:
+        """Pass the request on, refusing bodies over the limit (declared or streamed)."""
         if declared_length > self.max_body_bytes:
-            await self._too_large(request_id, send_with_id)
+            await self._too_large(request_id, send)
             return
         received = 0
 
@@ -61,9 +82,20 @@ class RequestContextMiddleware:
             return message
 
         try:
-            await self.app(scope, receive_limited, send_with_id)
+            await self.app(scope, receive_limited, send)
         except BodyTooLarge:
-            await self._too_large(request_id, send_with_id)
+            await self._too_large(request_id, send)
+
+    @staticmethod
+    def _observe(scope: Scope, status: int, seconds: float) -> None:
+        """Count the request by route template (never the raw path, which holds codes)."""
+        route = scope.get("route")
+        template = getattr(route, "path", None) or "unmatched"
+        method = scope["method"]
+        HTTP_REQUESTS.labels(method, template, str(status)).inc()
+        HTTP_LATENCY.labels(method, template).observe(seconds)
+        if access_log.isEnabledFor(logging.INFO):
+            access_log.info("%s %s %d %.1fms", method, template, status, seconds * 1000)
 
     async def _too_large(self, request_id: str, send: Send) -> None:
         body = json.dumps(

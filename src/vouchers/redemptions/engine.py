@@ -42,6 +42,7 @@ from vouchers.errors import (
     ServiceUnavailable,
     VoucherNotFound,
 )
+from vouchers.metrics import GROUP_SIZE, REDEMPTIONS, REJECTIONS
 from vouchers.redemptions import repository
 from vouchers.redemptions.decision import decide, state_of
 from vouchers.redemptions.idempotency import (
@@ -206,6 +207,16 @@ async def run_group(database: Database, commands: list[RedeemCommand]) -> list[A
         return [error_answer(failure, command.request_id) for command in commands]
 
 
+def observe_group(answers: list[Answer]) -> None:
+    """Record a committed group's size, successes and refusals."""
+    GROUP_SIZE.observe(len(answers))
+    for answer in answers:
+        if answer.status == 201 and not answer.replayed:
+            REDEMPTIONS.inc()
+        elif answer.error is not None:
+            REJECTIONS.labels(answer.error.code).inc()
+
+
 @dataclass
 class _Pending:
     command: RedeemCommand
@@ -257,7 +268,9 @@ class RedemptionEngine:
                 command.request_id,
             )
         if not self.enabled:
-            return (await run_group(self.database, [command]))[0]
+            answers = await run_group(self.database, [command])
+            observe_group(answers)
+            return answers[0]
         future: asyncio.Future[Answer] = asyncio.get_running_loop().create_future()
         await self._queue.put(_Pending(command, future))
         # Shield: a client that disconnects must not cancel a group others share.
@@ -284,6 +297,7 @@ class RedemptionEngine:
                 continue
             self.groups_committed += 1
             self.largest_group = max(self.largest_group, len(group))
+            observe_group(answers)
             for pending, answer in zip(group, answers, strict=True):
                 if not pending.future.done():
                     pending.future.set_result(answer)
