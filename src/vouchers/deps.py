@@ -38,9 +38,7 @@ def get_request_id(request: Request) -> str:
     return str(request.scope.get("state", {}).get("request_id", "req_unknown"))
 
 
-def require_admin(
-    request: Request, authorization: Annotated[str | None, Header()] = None
-) -> None:
+def require_admin(request: Request, authorization: Annotated[str | None, Header()] = None) -> None:
     """Admin routes: a valid admin key, or 401/403."""
     keys: Keys = request.app.state.keys
     keys.require_admin(bearer_token(authorization))

@@ -46,7 +46,6 @@ from vouchers.redemptions.decision import decide, state_of
 from vouchers.redemptions.idempotency import (
     Answer,
     IdempotencyClaim,
-    encode_json,
     error_answer,
     in_progress_answer,
     replay_or_reject,
