@@ -336,18 +336,23 @@ class VoucherClient:
             time.sleep(interval)
 
     @overload
-    def export_codes(self, batch_id: str, file: None = None) -> Iterator[str]: ...
+    def export_codes(
+        self, batch_id: str, file: None = None, *, status: str | None = None
+    ) -> Iterator[str]: ...
 
     @overload
-    def export_codes(self, batch_id: str, file: IO[str]) -> int: ...
+    def export_codes(self, batch_id: str, file: IO[str], *, status: str | None = None) -> int: ...
 
-    def export_codes(self, batch_id: str, file: IO[str] | None = None) -> Iterator[str] | int:
+    def export_codes(
+        self, batch_id: str, file: IO[str] | None = None, *, status: str | None = None
+    ) -> Iterator[str] | int:
         """A batch's codes as CSV: lines (header first) streamed, or written to ``file``.
 
         With ``file`` the lines are written with ``\\n`` endings and the number of
-        data rows (without the header) is returned.
+        data rows (without the header) is returned. ``status`` keeps only vouchers
+        with that status, where the service supports the filter.
         """
-        lines = self._export_lines(batch_id)
+        lines = self._export_lines(batch_id, status)
         if file is None:
             return lines
         rows = -1
@@ -356,8 +361,10 @@ class VoucherClient:
             rows += 1
         return max(rows, 0)
 
-    def _export_lines(self, batch_id: str) -> Iterator[str]:
-        response = self._request("GET", f"/v1/batches/{_segment(batch_id)}/codes", stream=True)
+    def _export_lines(self, batch_id: str, status: str | None) -> Iterator[str]:
+        params = {"status": status} if status else None
+        path = f"/v1/batches/{_segment(batch_id)}/codes"
+        response = self._request("GET", path, params=params, stream=True)
         try:
             response.encoding = response.encoding or "utf-8"
             for line in response.iter_lines(decode_unicode=True):
