@@ -30,7 +30,7 @@ def test_batch_create_status_export(vouchers: Vouchers, tmp_path: Path) -> None:
     out = tmp_path / "codes.csv"
     exported = vouchers("batch", "export", batch["id"], "-o", str(out))
     assert exported.returncode == 0, exported.stderr
-    rows = list(csv.DictReader(out.open()))
+    rows = list(csv.DictReader(io.StringIO(out.read_text())))
     assert out.read_text().splitlines()[0] == HEADER
     assert len(rows) == 12 and all(row["code"].startswith("CLI-") for row in rows)
 
