@@ -24,10 +24,12 @@ from vouchers.client import (
     UNSET,
     ApiError,
     Batch,
-    BatchFailed,
     CodeTaken,
     ConnectError,
+    Forbidden,
+    RateLimited,
     Redemption,
+    ServiceUnavailable,
     TransportError,
     Unauthorized,
     Unset,
@@ -35,7 +37,6 @@ from vouchers.client import (
     Voucher,
     VoucherClient,
     VouchersError,
-    WaitTimeout,
 )
 
 DEFAULT_URL = "http://127.0.0.1:8000"
@@ -43,6 +44,8 @@ STATUSES = ("active", "scheduled", "expired", "exhausted", "disabled")
 IMPORT_REQUIRED = ("code", "max_redemptions", "expires_at")
 IMPORT_OPTIONAL = ("starts_at", "per_customer_limit", "metadata")
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+# Errors that would fail every later row of an import too: stop there, loudly.
+STOP_IMPORT_ON = (Unauthorized, Forbidden, RateLimited, ServiceUnavailable)
 
 
 # -- serve and migrate (server side: imported only when used) ---------------------
@@ -484,11 +487,17 @@ def voucher_fields(row: dict[str, str | None]) -> dict[str, Any]:
     return fields
 
 
-def _describe(error: ApiError) -> str:
-    text = f"{error.code}: {error.detail}"
+def _details(error: ApiError) -> str:
+    """An error's detail, with the wrong fields of a validation error."""
+    text = error.detail
     if isinstance(error, ValidationError) and error.errors:
         text += " (" + "; ".join(f"{e['field']}: {e['message']}" for e in error.errors) + ")"
     return text
+
+
+def _describe(error: ApiError) -> str:
+    """An error as 'code: detail'."""
+    return f"{error.code}: {_details(error)}"
 
 
 def cmd_import(args: argparse.Namespace, client: VoucherClient) -> int:
@@ -540,9 +549,8 @@ def cmd_import(args: argparse.Namespace, client: VoucherClient) -> int:
                 else:
                     fail(line, code, error.code, error.detail)
             except ApiError as error:
-                detail = _describe(error).split(": ", 1)[1]
-                fail(line, code, error.code, detail)
-                if isinstance(error, Unauthorized):
+                fail(line, code, error.code, _details(error))
+                if isinstance(error, STOP_IMPORT_ON):
                     report.stopped_at = line
                     break
             else:
@@ -551,6 +559,11 @@ def cmd_import(args: argparse.Namespace, client: VoucherClient) -> int:
     except TransportError as error:
         report.stopped_at = line
         print(f"line {line}: {_transport_message(args.url, error)}", file=sys.stderr)
+    except KeyboardInterrupt:
+        report.stopped_at = line
+        print(
+            f"line {line}: interrupted; this row may or may not have been created", file=sys.stderr
+        )
     finally:
         progress.close()
     attempted = len(report.created) + len(report.skipped) + len(report.failed)
@@ -561,7 +574,8 @@ def cmd_import(args: argparse.Namespace, client: VoucherClient) -> int:
     if report.failed:
         summary += f", {len(report.failed)} failed"
     if not_attempted:
-        summary += f"; stopped at line {report.stopped_at}: {not_attempted} rows not attempted"
+        noun = "row" if not_attempted == 1 else "rows"
+        summary += f"; stopped at line {report.stopped_at}: {not_attempted} {noun} not attempted"
     if args.json:
         print_json(report.as_json(), sys.stdout)
     print(summary, file=sys.stderr)
@@ -569,10 +583,6 @@ def cmd_import(args: argparse.Namespace, client: VoucherClient) -> int:
 
 
 # -- the parser -------------------------------------------------------------------------
-
-
-class _Parser(argparse.ArgumentParser):
-    """An ArgumentParser whose sub-commands can reach their own parser (for errors)."""
 
 
 def _global_options(parser: argparse.ArgumentParser, *, top: bool) -> None:
@@ -623,7 +633,9 @@ def _voucher_options(parser: argparse.ArgumentParser, *, update: bool) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every command."""
-    parser = _Parser(prog="vouchers", description="Voucher service: serve it, or manage vouchers.")
+    parser = argparse.ArgumentParser(
+        prog="vouchers", description="Voucher service: serve it, or manage vouchers."
+    )
     _global_options(parser, top=True)
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -765,8 +777,6 @@ def report_error(args: argparse.Namespace, error: VouchersError) -> int:
             print_json(error.body or {"status": error.status, "code": error.code}, sys.stdout)
     elif isinstance(error, TransportError):
         print(f"vouchers: error: {_transport_message(args.url, error)}", file=sys.stderr)
-    elif isinstance(error, BatchFailed | WaitTimeout):
-        print(f"vouchers: error: {error}", file=sys.stderr)
     else:
         print(f"vouchers: error: {error}", file=sys.stderr)
     return EXIT_FAILED

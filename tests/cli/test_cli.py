@@ -215,6 +215,15 @@ def test_import_of_a_clean_file_and_a_bad_header(vouchers: Vouchers, tmp_path: P
     assert missing.returncode == 1 and "cannot read" in missing.stderr
 
 
+def test_import_stops_at_a_wrong_key(vouchers: Vouchers, tmp_path: Path) -> None:
+    path = tmp_path / "rows.csv"
+    path.write_text("code,max_redemptions,expires_at\nK1,1,2099-01-01\nK2,1,2099-01-01\n")
+    result = vouchers("import", str(path), key="wrong-key-0123456789abcdef")
+    assert result.returncode == 1
+    assert "line 2: unauthorized" in result.stderr
+    assert "stopped at line 2: 1 row not attempted" in result.stderr
+
+
 def test_import_stops_loudly_when_the_server_goes_away(vouchers: Vouchers, tmp_path: Path) -> None:
     path = tmp_path / "rows.csv"
     path.write_text("code,max_redemptions,expires_at\nA1,1,2099-01-01\nA2,1,2099-01-01\n")

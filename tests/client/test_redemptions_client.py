@@ -9,10 +9,12 @@ import requests
 
 from tests.support import Api, ledger_sum, unique_code
 from vouchers.client import (
+    ApiError,
     CustomerLimitReached,
     IdempotencyKeyReused,
     InsufficientRedemptions,
     MalformedRequest,
+    NotFound,
     Redemption,
     RedemptionNotFound,
     ValidationError,
@@ -139,3 +141,12 @@ def test_malformed_body_maps_to_malformed_request(api: Api) -> None:
     error = error_from_response(response)
     assert isinstance(error, MalformedRequest)
     assert (error.status, error.code) == (400, "malformed_request")
+
+
+def test_unknown_codes_map_to_the_class_of_their_status(api: Api) -> None:
+    missing_route = error_from_response(requests.get(f"{api.base_url}/v1/nothing", timeout=10))
+    assert type(missing_route) is NotFound
+    assert (missing_route.status, missing_route.code) == (404, "route_not_found")
+    not_allowed = error_from_response(requests.put(f"{api.base_url}/v1/vouchers", timeout=10))
+    assert type(not_allowed) is ApiError
+    assert (not_allowed.status, not_allowed.code) == (405, "method_not_allowed")

@@ -22,6 +22,7 @@ from tests.support import ADMIN_KEY, Api, Server, free_port, ledger_sum, unique_
 from tests.tcp_proxy import TcpProxy, http_response
 from vouchers.client import (
     ConnectError,
+    DecodingError,
     IdempotencyInProgress,
     RateLimited,
     ReadError,
@@ -132,6 +133,13 @@ def test_429_longer_than_the_cap_is_raised(proxy: TcpProxy, api: Api) -> None:
         30,
     )
     assert ledger_sum(api, code) == (0, 0)
+
+
+def test_an_answer_that_is_not_the_contract_is_a_decoding_error(proxy: TcpProxy) -> None:
+    page = b"<html>Welcome to the captive portal</html>"
+    proxy.canned.append(http_response(200, "OK", page, {"Content-Type": "text/html"}))
+    with pytest.raises(DecodingError):
+        proxied(proxy).get_voucher("X")
 
 
 def test_connection_refused_is_a_connect_error() -> None:

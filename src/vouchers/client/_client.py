@@ -24,10 +24,11 @@ import uuid
 from collections.abc import Callable, Iterator
 from datetime import date, datetime
 from enum import Enum
-from typing import IO, Any, Final, Literal, overload
+from typing import IO, Any, Final, Literal, TypeVar, overload
 from urllib.parse import quote
 
 import requests
+from urllib3.exceptions import NewConnectionError
 
 from vouchers import __version__
 from vouchers.client._errors import (
@@ -35,6 +36,7 @@ from vouchers.client._errors import (
     BatchFailed,
     ConnectError,
     ConnectTimeout,
+    DecodingError,
     IdempotencyInProgress,
     RateLimited,
     ReadError,
@@ -81,6 +83,31 @@ def _segment(value: str) -> str:
     return quote(value, safe="").replace(".", "%2E")
 
 
+ModelT = TypeVar("ModelT")
+
+
+def _read(parse: Callable[[dict[str, Any]], ModelT], response: requests.Response) -> ModelT:
+    """Parse a success answer; DecodingError when it is not what the contract describes."""
+    try:
+        document = response.json()
+        if not isinstance(document, dict):
+            raise TypeError(f"expected a JSON object, got {type(document).__name__}")
+        return parse(document)
+    except (ValueError, KeyError, TypeError) as error:
+        raise DecodingError(
+            f"unexpected answer to {response.request.method} {response.url} "
+            f"(HTTP {response.status_code}): {type(error).__name__}: {error}"
+        ) from error
+
+
+def _page(document: dict[str, Any]) -> dict[str, Any]:
+    """Check the shape of one page of a list."""
+    items, cursor = document["items"], document["next_cursor"]
+    if not isinstance(items, list) or not (cursor is None or isinstance(cursor, str)):
+        raise TypeError("a page needs a list of items and a string or null next_cursor")
+    return document
+
+
 def _transport_error(error: requests.RequestException) -> TransportError:
     """Our error for one of requests' exceptions."""
     message = str(error)
@@ -90,7 +117,9 @@ def _transport_error(error: requests.RequestException) -> TransportError:
         return ReadTimeout(message)
     if isinstance(error, requests.ConnectionError):
         reason = getattr(error.args[0], "reason", None) if error.args else None
-        if reason is not None and type(reason).__name__ == "NewConnectionError":
+        if isinstance(reason, NewConnectionError) or isinstance(
+            error, requests.exceptions.SSLError
+        ):
             return ConnectError(message)
         return ReadError(message)
     return TransportError(message)
@@ -100,8 +129,11 @@ class VoucherClient:
     """A client of the voucher service's HTTP API (v1), built on Requests.
 
     ``api_key`` is sent as a bearer token: the admin key for every route, or the
-    redeem key for ``redeem`` and ``validate``. Use it as a context manager, or
-    call ``close()``, to release its connections.
+    redeem key for ``redeem`` and ``validate``. ``timeout`` is in seconds (or a
+    ``(connect, read)`` pair) per attempt; ``max_retries`` bounds the retries of
+    one call. Use it as a context manager, or call ``close()``, to release its
+    connections. Requests does not promise that a session is thread-safe, so
+    give each thread its own client.
     """
 
     def __init__(
@@ -109,7 +141,7 @@ class VoucherClient:
         base_url: str = DEFAULT_URL,
         api_key: str | None = None,
         *,
-        timeout: float = DEFAULT_TIMEOUT,
+        timeout: float | tuple[float, float] = DEFAULT_TIMEOUT,
         max_retries: int = 3,
         backoff: float = 0.2,
         max_retry_wait: float = 10.0,
@@ -166,11 +198,11 @@ class VoucherClient:
         if metadata is not None:
             body["metadata"] = metadata
         response = self._post("/v1/vouchers", body, idempotency_key)
-        return Voucher.from_json(response.json())
+        return _read(Voucher.from_json, response)
 
     def get_voucher(self, code: str) -> Voucher:
         """One voucher by its code (case-insensitive)."""
-        return Voucher.from_json(self._request("GET", f"/v1/vouchers/{_segment(code)}").json())
+        return _read(Voucher.from_json, self._request("GET", f"/v1/vouchers/{_segment(code)}"))
 
     def list_vouchers(
         self,
@@ -211,7 +243,7 @@ class VoucherClient:
         if not isinstance(metadata, Unset):
             body["metadata"] = metadata
         response = self._request("PATCH", f"/v1/vouchers/{_segment(code)}", json=body)
-        return Voucher.from_json(response.json())
+        return _read(Voucher.from_json, response)
 
     def delete_voucher(self, code: str) -> None:
         """Delete a voucher that was never redeemed (disable it otherwise)."""
@@ -231,7 +263,7 @@ class VoucherClient:
         """Redeem a voucher: all of ``quantity`` or nothing, or as many as remain (``up_to``)."""
         body = self._redemption_body(quantity, mode, customer_id, metadata)
         response = self._post(f"/v1/vouchers/{_segment(code)}/redemptions", body, idempotency_key)
-        return Redemption.from_json(response.json())
+        return _read(Redemption.from_json, response)
 
     def validate(
         self,
@@ -246,7 +278,7 @@ class VoucherClient:
         response = self._request(
             "POST", f"/v1/vouchers/{_segment(code)}/validate", json=body, repeatable=True
         )
-        return ValidationResult.from_json(response.json())
+        return _read(ValidationResult.from_json, response)
 
     def list_redemptions(self, code: str, *, page_size: int = 100) -> Iterator[Redemption]:
         """A voucher's ledger, newest first, fetched a page at a time."""
@@ -256,12 +288,12 @@ class VoucherClient:
     def get_redemption(self, redemption_id: str) -> Redemption:
         """One redemption by id."""
         response = self._request("GET", f"/v1/redemptions/{_segment(redemption_id)}")
-        return Redemption.from_json(response.json())
+        return _read(Redemption.from_json, response)
 
     def reverse(self, redemption_id: str, *, idempotency_key: str | None = None) -> Redemption:
         """Undo a redemption (a refund); reversing one twice restores nothing twice."""
         path = f"/v1/redemptions/{_segment(redemption_id)}/reversal"
-        return Redemption.from_json(self._post(path, None, idempotency_key).json())
+        return _read(Redemption.from_json, self._post(path, None, idempotency_key))
 
     # -- batches ----------------------------------------------------------------
 
@@ -304,11 +336,11 @@ class VoucherClient:
         }
         if code_spec:
             body["code"] = code_spec
-        return Batch.from_json(self._post("/v1/batches", body, idempotency_key).json())
+        return _read(Batch.from_json, self._post("/v1/batches", body, idempotency_key))
 
     def get_batch(self, batch_id: str) -> Batch:
         """A batch's status and progress."""
-        return Batch.from_json(self._request("GET", f"/v1/batches/{_segment(batch_id)}").json())
+        return _read(Batch.from_json, self._request("GET", f"/v1/batches/{_segment(batch_id)}"))
 
     def wait_for_batch(
         self,
@@ -394,9 +426,9 @@ class VoucherClient:
         params: dict[str, Any] = {key: value for key, value in filters.items() if value is not None}
         params["limit"] = max(1, min(page_size, MAX_PAGE_SIZE))
         while True:
-            page = self._request("GET", path, params=params).json()
+            page = _read(_page, self._request("GET", path, params=params))
             yield from page["items"]
-            cursor = page.get("next_cursor")
+            cursor = page["next_cursor"]
             if not cursor:
                 return
             params["cursor"] = cursor

@@ -35,6 +35,7 @@ table of the HTTP contract, plus the failures that never reached the service:
     │   ├── RateLimited                   429 rate_limited (.retry_after)
     │   ├── InternalError                 500 internal_error
     │   └── ServiceUnavailable            503 service_unavailable (.retry_after)
+    ├── DecodingError                     a success answer was not the JSON the contract describes
     ├── BatchFailed                       wait_for_batch: the batch ended in "failed"
     └── WaitTimeout                       wait_for_batch: the batch did not finish in time
 
@@ -58,6 +59,7 @@ __all__ = [
     "ConnectError",
     "ConnectTimeout",
     "CustomerLimitReached",
+    "DecodingError",
     "Forbidden",
     "IdempotencyInProgress",
     "IdempotencyKeyReused",
@@ -325,6 +327,10 @@ class ServiceUnavailable(ApiError):
     def retry_after(self) -> float | None:
         """Seconds to wait, from the Retry-After header."""
         return _retry_after(self.headers)
+
+
+class DecodingError(VouchersError):
+    """A success answer was not the JSON the contract describes (a proxy page, a wrong URL)."""
 
 
 class BatchFailed(VouchersError):
