@@ -609,7 +609,9 @@ def _global_options(parser: argparse.ArgumentParser, *, top: bool) -> None:
 def _voucher_options(parser: argparse.ArgumentParser, *, update: bool) -> None:
     """The voucher fields shared by create, update and batch create."""
     keep: Any = UNSET if update else None
-    parser.add_argument("--max-redemptions", type=int, required=not update, default=keep)
+    parser.add_argument(
+        "--max-redemptions", type=int, required=not update, default=keep, metavar="N"
+    )
     parser.add_argument(
         "--expires",
         required=not update,
@@ -672,8 +674,12 @@ def build_parser() -> argparse.ArgumentParser:
     update.add_argument("code")
     _voucher_options(update, update=True)
     switch = update.add_mutually_exclusive_group()
-    switch.add_argument("--disable", dest="disabled", action="store_const", const=True)
-    switch.add_argument("--enable", dest="disabled", action="store_const", const=False)
+    switch.add_argument(
+        "--disable", dest="disabled", action="store_const", const=True, help="stop redemptions"
+    )
+    switch.add_argument(
+        "--enable", dest="disabled", action="store_const", const=False, help="allow them again"
+    )
     update.set_defaults(disabled=UNSET)
 
     delete = client_command("delete", cmd_delete, "delete a voucher that was never redeemed")
