@@ -89,8 +89,10 @@ def test_without_retries_a_lost_answer_is_a_read_error_yet_applied(
 def test_lost_answers_of_other_posts_are_retried_once(proxy: TcpProxy, api: Api) -> None:
     client = proxied(proxy)
     proxy.drop_responses = 1
-    voucher = client.create_voucher(max_redemptions=4, expires_at="2099-01-01")
-    assert api.get(f"/v1/vouchers/{voucher.code}").status_code == 200
+    # Sent twice without the same key, the second create would be 409 code_taken.
+    code = unique_code()
+    voucher = client.create_voucher(code=code, max_redemptions=4, expires_at="2099-01-01")
+    assert proxy.drop_responses == 0 and voucher.code == code
     redemption = client.redeem(voucher.code, quantity=2)
     proxy.drop_responses = 1
     assert client.reverse(redemption.id).reversed_at is not None
