@@ -386,35 +386,44 @@ def cmd_batch_status(args: argparse.Namespace, client: VoucherClient) -> int:
 
 
 def cmd_batch_export(args: argparse.Namespace, client: VoucherClient) -> int:
-    """Write a batch's codes as CSV to a file or stdout."""
+    """Write a batch's codes as CSV to stdout, or to a file that appears only when complete."""
+    to_file = bool(args.output) and args.output != "-"
+    lines = client.export_codes(args.id)
+    header = next(lines, None)  # any error (batch_not_found ...) comes before a file is touched
     total = client.get_batch(args.id).count if sys.stderr.isatty() else None
     progress = Progress("export", total)
     rows = 0
-    out: IO[str]
-    with (
-        open(args.output, "w", newline="", encoding="utf-8")
-        if args.output and args.output != "-"
-        else _Stdout()
-    ) as out:
-        for index, line in enumerate(client.export_codes(args.id)):
+
+    def write_all(out: IO[str]) -> None:
+        nonlocal rows
+        if header is not None:
+            out.write(header + "\n")
+        for line in lines:
             out.write(line + "\n")
-            if index:
-                rows += 1
-                progress.advance()
-    progress.close()
-    if args.output and args.output != "-":
+            rows += 1
+            progress.advance()
+
+    try:
+        if to_file:
+            target = Path(args.output)
+            partial = target.with_name(target.name + ".part")
+            try:
+                with partial.open("w", newline="", encoding="utf-8") as out:
+                    write_all(out)
+                partial.replace(target)
+            except OSError as error:
+                print(f"vouchers: cannot write {args.output}: {error.strerror}", file=sys.stderr)
+                return EXIT_FAILED
+            finally:
+                partial.unlink(missing_ok=True)
+        else:
+            write_all(sys.stdout)
+            sys.stdout.flush()
+    finally:
+        progress.close()
+    if to_file:
         print(f"wrote {rows} codes to {args.output}", file=sys.stderr)
     return EXIT_OK
-
-
-class _Stdout:
-    """stdout as a context manager that is flushed, not closed."""
-
-    def __enter__(self) -> TextIO:
-        return sys.stdout
-
-    def __exit__(self, *_: object) -> None:
-        sys.stdout.flush()
 
 
 # -- import -------------------------------------------------------------------------------

@@ -39,9 +39,13 @@ def test_batch_create_status_export(vouchers: Vouchers, tmp_path: Path) -> None:
     assert list(csv.DictReader(io.StringIO(to_stdout.stdout))) == rows
 
 
-def test_batch_errors(vouchers: Vouchers) -> None:
+def test_batch_errors(vouchers: Vouchers, tmp_path: Path) -> None:
     missing = vouchers("batch", "status", "bat_nothing")
     assert missing.returncode == 1 and "batch_not_found" in missing.stderr
+    out = tmp_path / "none.csv"
+    no_export = vouchers("batch", "export", "bat_nothing", "-o", str(out))
+    assert no_export.returncode == 1 and "batch_not_found" in no_export.stderr
+    assert not out.exists() and list(tmp_path.iterdir()) == []
     small = vouchers(
         "batch", "create", "--count", "1000", "--max-redemptions", "1",
         "--expires", "2099-01-01", "--length", "6", "--alphabet", "AB",
