@@ -6,8 +6,9 @@ from collections.abc import Iterator
 
 import pytest
 
+from tests.client.conftest import MakeClient
 from tests.support import ADMIN_KEY, Server, fresh_database
-from vouchers.client import Forbidden, Unauthorized, VoucherClient
+from vouchers.client import Forbidden, Unauthorized
 
 REDEEM_KEY = "test-redeem-key-0123456789abcdef"
 
@@ -24,10 +25,10 @@ def locked_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
             running.stop()
 
 
-def test_keys_and_their_rights(locked_server: Server) -> None:
-    admin = VoucherClient(locked_server.url, ADMIN_KEY)
-    redeemer = VoucherClient(locked_server.url, REDEEM_KEY)
-    anonymous = VoucherClient(locked_server.url)
+def test_keys_and_their_rights(locked_server: Server, make_client: MakeClient) -> None:
+    admin = make_client(locked_server.url, ADMIN_KEY)
+    redeemer = make_client(locked_server.url, REDEEM_KEY)
+    anonymous = make_client(locked_server.url)
     code = admin.create_voucher(max_redemptions=5, expires_at="2099-01-01").code
 
     with pytest.raises(Unauthorized) as no_key:
@@ -38,7 +39,7 @@ def test_keys_and_their_rights(locked_server: Server) -> None:
     with pytest.raises(Unauthorized):
         anonymous.get_voucher(code)
     with pytest.raises(Unauthorized):
-        VoucherClient(locked_server.url, "not-the-key-0123456789").list_vouchers().__next__()
+        make_client(locked_server.url, "not-the-key-0123456789").list_vouchers().__next__()
 
     assert redeemer.validate(code).valid
     assert redeemer.redeem(code).remaining == 4

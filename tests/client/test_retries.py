@@ -18,6 +18,7 @@ import pytest
 import requests
 from sqlalchemy.engine import make_url
 
+from tests.client.conftest import MakeClient
 from tests.support import ADMIN_KEY, Api, Server, free_port, ledger_sum, unique_code
 from tests.tcp_proxy import TcpProxy, http_response
 from vouchers.client import (
@@ -40,9 +41,14 @@ def proxy(server: Server) -> Iterator[TcpProxy]:
         yield running
 
 
-def proxied(proxy: TcpProxy, **options: float) -> VoucherClient:
-    """A client that talks to the server through the proxy."""
-    return VoucherClient(proxy.url, ADMIN_KEY, backoff=0.05, **options)  # type: ignore[arg-type]
+@pytest.fixture
+def proxied(proxy: TcpProxy, make_client: MakeClient) -> MakeClient:
+    """Make admin clients that talk to the server through the proxy."""
+
+    def make(**options: float) -> VoucherClient:
+        return make_client(proxy.url, ADMIN_KEY, **options)
+
+    return make
 
 
 def rate_limited(retry_after: int) -> bytes:
@@ -64,11 +70,11 @@ def rate_limited(retry_after: int) -> bytes:
 
 
 def test_lost_answer_is_retried_with_the_same_key_and_applied_once(
-    proxy: TcpProxy, api: Api
+    proxy: TcpProxy, proxied: MakeClient, api: Api
 ) -> None:
     code = api.create_voucher(max_redemptions=10)["code"]
     proxy.drop_responses = 1
-    redemption = proxied(proxy).redeem(code, quantity=3)
+    redemption = proxied().redeem(code, quantity=3)
     assert proxy.drop_responses == 0, "the first answer was not dropped"
     assert redemption.quantity == 3 and redemption.remaining == 7
     assert ledger_sum(api, code) == (3, 1)
@@ -76,18 +82,20 @@ def test_lost_answer_is_retried_with_the_same_key_and_applied_once(
 
 
 def test_without_retries_a_lost_answer_is_a_read_error_yet_applied(
-    proxy: TcpProxy, api: Api
+    proxy: TcpProxy, proxied: MakeClient, api: Api
 ) -> None:
     code = api.create_voucher(max_redemptions=10)["code"]
     proxy.drop_responses = 1
     with pytest.raises(ReadError) as caught:
-        proxied(proxy, max_retries=0).redeem(code)
+        proxied(max_retries=0).redeem(code)
     assert not isinstance(caught.value, requests.RequestException)
     assert ledger_sum(api, code) == (1, 1)
 
 
-def test_lost_answers_of_other_posts_are_retried_once(proxy: TcpProxy, api: Api) -> None:
-    client = proxied(proxy)
+def test_lost_answers_of_other_posts_are_retried_once(
+    proxy: TcpProxy, proxied: MakeClient, api: Api
+) -> None:
+    client = proxied()
     proxy.drop_responses = 1
     # Sent twice without the same key, the second create would be 409 code_taken.
     code = unique_code()
@@ -100,10 +108,10 @@ def test_lost_answers_of_other_posts_are_retried_once(proxy: TcpProxy, api: Api)
 
 
 def test_get_is_retried_but_patch_is_not_when_the_outcome_is_unknown(
-    proxy: TcpProxy, api: Api
+    proxy: TcpProxy, proxied: MakeClient, api: Api
 ) -> None:
     code = api.create_voucher(max_redemptions=10)["code"]
-    client = proxied(proxy)
+    client = proxied()
     proxy.drop_responses = 1
     assert client.get_voucher(code).code == code
     proxy.drop_responses = 1
@@ -113,22 +121,22 @@ def test_get_is_retried_but_patch_is_not_when_the_outcome_is_unknown(
     assert api.get(f"/v1/vouchers/{code}").json()["max_redemptions"] == 5
 
 
-def test_429_is_retried_after_retry_after(proxy: TcpProxy, api: Api) -> None:
+def test_429_is_retried_after_retry_after(proxy: TcpProxy, proxied: MakeClient, api: Api) -> None:
     code = api.create_voucher(max_redemptions=10)["code"]
     proxy.canned.append(rate_limited(1))
     started = time.monotonic()
-    redemption = proxied(proxy).redeem(code)
+    redemption = proxied().redeem(code)
     assert proxy.canned_served == 1
     assert time.monotonic() - started >= 1.0
     assert redemption.remaining == 9
     assert ledger_sum(api, code) == (1, 1)
 
 
-def test_429_longer_than_the_cap_is_raised(proxy: TcpProxy, api: Api) -> None:
+def test_429_longer_than_the_cap_is_raised(proxy: TcpProxy, proxied: MakeClient, api: Api) -> None:
     code = api.create_voucher(max_redemptions=10)["code"]
     proxy.canned.append(rate_limited(30))
     with pytest.raises(RateLimited) as caught:
-        proxied(proxy, max_retry_wait=5).redeem(code)
+        proxied(max_retry_wait=5).redeem(code)
     assert (caught.value.status, caught.value.code, caught.value.retry_after) == (
         429,
         "rate_limited",
@@ -137,24 +145,26 @@ def test_429_longer_than_the_cap_is_raised(proxy: TcpProxy, api: Api) -> None:
     assert ledger_sum(api, code) == (0, 0)
 
 
-def test_an_answer_that_is_not_the_contract_is_a_decoding_error(proxy: TcpProxy) -> None:
+def test_an_answer_that_is_not_the_contract_is_a_decoding_error(
+    proxy: TcpProxy, proxied: MakeClient
+) -> None:
     page = b"<html>Welcome to the captive portal</html>"
     proxy.canned.append(http_response(200, "OK", page, {"Content-Type": "text/html"}))
     with pytest.raises(DecodingError):
-        proxied(proxy).get_voucher("X")
+        proxied().get_voucher("X")
 
 
-def test_connection_refused_is_a_connect_error() -> None:
-    client = VoucherClient(f"http://127.0.0.1:{free_port()}", max_retries=1, backoff=0.01)
+def test_connection_refused_is_a_connect_error(make_client: MakeClient) -> None:
+    client = make_client(f"http://127.0.0.1:{free_port()}", max_retries=1, backoff=0.01)
     with pytest.raises(ConnectError) as caught:
         client.get_voucher("X")
     assert isinstance(caught.value, TransportError)
     assert not isinstance(caught.value, requests.RequestException)
 
 
-def test_no_answer_is_a_read_timeout(proxy: TcpProxy) -> None:
+def test_no_answer_is_a_read_timeout(proxy: TcpProxy, make_client: MakeClient) -> None:
     proxy.silent = True
-    client = VoucherClient(proxy.url, ADMIN_KEY, timeout=0.3, max_retries=0)
+    client = make_client(proxy.url, ADMIN_KEY, timeout=0.3, max_retries=0)
     with pytest.raises(ReadTimeout):
         client.get_voucher("X")
 
@@ -203,16 +213,16 @@ class KeyHolder:
 
 @pytest.mark.parametrize("backend", ["postgres"], indirect=True)
 def test_idempotency_in_progress_is_retried_with_the_same_key(
-    backend: str, server: Server, api: Api
+    backend: str, server: Server, api: Api, make_client: MakeClient
 ) -> None:
     code = api.create_voucher(max_redemptions=10)["code"]
     key = "busy-" + unique_code()
     with KeyHolder(server.database_url, key) as holder:
         with pytest.raises(IdempotencyInProgress) as caught:
-            VoucherClient(server.url, max_retries=0).redeem(code, idempotency_key=key)
+            make_client(server.url, max_retries=0).redeem(code, idempotency_key=key)
         assert caught.value.status == 409
         threading.Timer(0.5, holder.release.set).start()
-        client = VoucherClient(server.url, max_retries=8, backoff=0.1, max_retry_wait=1)
+        client = make_client(server.url, max_retries=8, backoff=0.1, max_retry_wait=1)
         redemption = client.redeem(code, quantity=2, idempotency_key=key)
     assert redemption.remaining == 8
     assert ledger_sum(api, code) == (2, 1)
@@ -220,7 +230,7 @@ def test_idempotency_in_progress_is_retried_with_the_same_key(
 
 @pytest.mark.parametrize("backend", ["postgres"], indirect=True)
 def test_503_while_the_database_is_down_is_retried_and_applied_once(
-    backend: str, fresh_db: str, tmp_path: Path
+    backend: str, fresh_db: str, tmp_path: Path, make_client: MakeClient
 ) -> None:
     database = make_url(fresh_db)
     with TcpProxy(database.port or 5432) as db_proxy:
@@ -231,10 +241,10 @@ def test_503_while_the_database_is_down_is_retried_and_applied_once(
             code = api.create_voucher(max_redemptions=10)["code"]
             db_proxy.stop()
             with pytest.raises(ServiceUnavailable) as caught:
-                VoucherClient(server.url, max_retries=0).redeem(code)
+                make_client(server.url, max_retries=0).redeem(code)
             assert caught.value.status == 503 and caught.value.retry_after is not None
             threading.Timer(0.5, db_proxy.start).start()
-            client = VoucherClient(server.url, max_retries=4, backoff=0.2, max_retry_wait=5)
+            client = make_client(server.url, max_retries=4, backoff=0.2, max_retry_wait=5)
             assert client.redeem(code, quantity=2).remaining == 8
             assert ledger_sum(api, code) == (2, 1)
         finally:
