@@ -28,7 +28,6 @@ metadata = MetaData(naming_convention=NAMING_CONVENTION)
 Id = BigInteger().with_variant(Integer(), "sqlite")
 
 
-
 class UtcDateTime(TypeDecorator[datetime]):
     """An aware UTC timestamp on every database (SQLite stores naive UTC text)."""
 
