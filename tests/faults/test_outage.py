@@ -1,4 +1,4 @@
-"""The database goes away in the middle of load: 503 quickly, readiness says so, recovery is automatic."""
+"""The database goes away mid-load: 503 quickly, readiness says so, recovery is automatic."""
 
 from __future__ import annotations
 
