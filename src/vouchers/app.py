@@ -23,6 +23,7 @@ from vouchers.redemptions.engine import RedemptionEngine
 from vouchers.redemptions.idempotency import purge_idempotency_keys
 from vouchers.redemptions.router import admin_router as redemption_admin_router
 from vouchers.redemptions.router import public_router as redemption_public_router
+from vouchers.redemptions.router import redeem_router
 from vouchers.vouchers.router import router as vouchers_router
 
 logger = logging.getLogger(__name__)
@@ -105,6 +106,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_handlers(app)
     app.include_router(operations_router)
     app.include_router(vouchers_router)
+    app.include_router(redeem_router)
     app.include_router(redemption_public_router)
     app.include_router(redemption_admin_router)
 

@@ -59,10 +59,15 @@ async def require_redeemer(
     request: Request, authorization: Annotated[str | None, Header()] = None
 ) -> None:
     """Redeem and validate: rate limited per address; open unless VOUCHERS_REDEEM_KEY is set."""
+    await authorize_public(request)
+
+
+async def authorize_public(request: Request) -> None:
+    """The public routes' checks: the address's look-up budget, then the redeem key if set."""
     guard: Guard = request.app.state.guard
     await guard.check(client_address_of(request))
     keys: Keys = request.app.state.keys
-    keys.require_redeemer(bearer_token(authorization))
+    keys.require_redeemer(bearer_token(request.headers.get("authorization")))
 
 
 def client_address_of(request: Request) -> str:

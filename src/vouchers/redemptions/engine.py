@@ -23,7 +23,6 @@ server runs its own groups and waits on the same row locks.
 from __future__ import annotations
 
 import asyncio
-import base64
 import contextlib
 import logging
 import secrets
@@ -47,12 +46,14 @@ from vouchers.redemptions.decision import decide, state_of
 from vouchers.redemptions.idempotency import (
     Answer,
     IdempotencyClaim,
+    encode_json,
     error_answer,
     in_progress_answer,
     replay_or_reject,
     stored_row,
 )
-from vouchers.redemptions.schemas import RedemptionRead, RedemptionRequest
+from vouchers.redemptions.schemas import RedemptionRequest
+from vouchers.timestamps import format_timestamp
 
 logger = logging.getLogger(__name__)
 
@@ -73,8 +74,8 @@ class RedeemCommand:
 
 
 def new_redemption_id() -> str:
-    """An opaque, unguessable redemption id (100 random bits)."""
-    return "rdm_" + base64.b32encode(secrets.token_bytes(15)).decode()[:20]
+    """An opaque, unguessable redemption id (80 random bits)."""
+    return "rdm_" + secrets.token_hex(10)
 
 
 async def apply_group(
@@ -116,6 +117,7 @@ async def apply_group(
     customer_used = await repository.customer_counts(connection, pairs)
 
     ledger_rows: list[dict[str, Any]] = []
+    created_at = format_timestamp(now)
     touched: dict[int, int] = {}
     touched_customers: dict[tuple[int, str], int] = {}
     for index in live:
@@ -136,19 +138,10 @@ async def apply_group(
         if pair is not None:
             customer_used[pair] = used + granted
             touched_customers[pair] = used + granted
-        redemption = RedemptionRead(
-            id=new_redemption_id(),
-            code=state.code,
-            quantity=granted,
-            customer_id=customer,
-            remaining=state.remaining,
-            metadata=command.request.metadata,
-            created_at=now,
-            reversed_at=None,
-        )
+        redemption_id = new_redemption_id()
         ledger_rows.append(
             {
-                "id": redemption.id,
+                "id": redemption_id,
                 "voucher_id": state.id,
                 "quantity": granted,
                 "customer_id": customer,
@@ -158,7 +151,18 @@ async def apply_group(
                 "reversed_at": None,
             }
         )
-        answers[index] = Answer(201, redemption.model_dump_json().encode())
+        # The RedemptionRead shape, encoded directly: this runs once per redemption.
+        redemption = {
+            "id": redemption_id,
+            "code": state.code,
+            "quantity": granted,
+            "customer_id": customer,
+            "remaining": state.remaining,
+            "metadata": command.request.metadata,
+            "created_at": created_at,
+            "reversed_at": None,
+        }
+        answers[index] = Answer(201, encode_json(redemption))
 
     for index in followers:
         command = commands[index]

@@ -20,12 +20,15 @@ LEDGER_COLUMNS = (*redemptions.c, vouchers.c.code)
 
 async def lock_vouchers(connection: AsyncConnection, keys: Sequence[str]) -> list[Row[Any]]:
     """Lock the vouchers with these code keys, in id order so that lockers never deadlock."""
-    query = (
-        select(vouchers)
-        .where(vouchers.c.code_key.in_(sorted(set(keys))))
-        .order_by(vouchers.c.id)
-        .with_for_update()
+    if not keys:
+        return []
+    distinct = sorted(set(keys))
+    match = (
+        vouchers.c.code_key == distinct[0]
+        if len(distinct) == 1
+        else vouchers.c.code_key.in_(distinct)
     )
+    query = select(vouchers).where(match).order_by(vouchers.c.id).with_for_update()
     return list((await connection.execute(query)).all())
 
 
