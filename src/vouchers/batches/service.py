@@ -30,6 +30,8 @@ POSTGRES_CHUNK = 50_000
 SQLITE_CHUNK = 20_000
 # Rounds in a row that insert nothing before the keyspace counts as used up.
 MAX_EMPTY_ROUNDS = 1_000
+# The first chunk is small so that progress shows at once.
+FIRST_CHUNK = 5_000
 EXPORT_PAGE = 10_000
 CSV_HEADER = (",".join(EXPORT_COLUMNS) + "\n").encode()
 
@@ -201,7 +203,7 @@ async def run_batch(database: Database, batch_id: str) -> None:
     created: int = row.created
     total = batch_count(row)
     while created < total:
-        wanted = min(chunk, total - created)
+        wanted = min(chunk if created else FIRST_CHUNK, total - created)
         candidates = generator.draw_unique(wanted)
         async with database.transaction() as connection:
             locked = await repository.get_batch(connection, batch_id, for_update=True)
