@@ -19,6 +19,7 @@ from sqlalchemy import (
     literal,
     select,
     text,
+    type_coerce,
     update,
 )
 from sqlalchemy.engine import Row
@@ -127,11 +128,25 @@ async def start_batch(connection: AsyncConnection, batch_id: str, now: datetime)
     return row
 
 
-async def set_created(connection: AsyncConnection, batch_id: str, created: int) -> None:
-    """Record how many of the batch's vouchers exist (in the transaction that made them)."""
-    await connection.execute(
-        update(batches).where(batches.c.id == batch_id).values(created=created)
+async def get_status(connection: AsyncConnection, batch_id: str) -> str | None:
+    """The batch's status, without locking its row."""
+    query = select(batches.c.status).where(batches.c.id == batch_id)
+    status: str | None = (await connection.execute(query)).scalar_one_or_none()
+    return status
+
+
+async def add_created(connection: AsyncConnection, batch_id: str, made: int) -> bool:
+    """Count vouchers made in this transaction into a running batch; False if it is not running.
+
+    The row stays locked only from here to the commit, so parallel writers
+    wait for each other just for that moment.
+    """
+    query = (
+        update(batches)
+        .where(batches.c.id == batch_id, batches.c.status == BatchStatus.running.value)
+        .values(created=batches.c.created + made)
     )
+    return (await connection.execute(query)).rowcount == 1
 
 
 async def finish_batch(
@@ -250,9 +265,11 @@ async def export_page_sqlite(
     after_id: int,
     limit: int,
 ) -> list[Row[Any]]:
-    """One page of a batch's export rows (plus each row's id), in creation order."""
+    """SQLite: one page of a batch's export rows (plus each row's id), in creation order."""
+    # expires_at comes back as the stored text: parsing a million equal timestamps
+    # row by row would cost more than the rest of the export together.
     query = (
-        _export_select(batch_id, status, now, vouchers.c.expires_at)
+        _export_select(batch_id, status, now, type_coerce(vouchers.c.expires_at, String()))
         .add_columns(vouchers.c.id)
         .where(vouchers.c.id > after_id)
         .limit(limit)

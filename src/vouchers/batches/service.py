@@ -6,7 +6,7 @@ import asyncio
 import logging
 import secrets
 from collections.abc import AsyncIterator
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from vouchers import clock
@@ -25,6 +25,7 @@ logger = logging.getLogger(__name__)
 
 BATCH_ID_ALPHABET = "0123456789abcdefghijklmnopqrstuvwxyz"
 POSTGRES_CHUNK = 50_000
+POSTGRES_WRITERS = 2
 # Each SQLite chunk holds the database's only write lock while it is written;
 # smaller chunks keep redemptions waiting for at most a fraction of a second.
 SQLITE_CHUNK = 20_000
@@ -176,22 +177,42 @@ async def fail_batch(database: Database, batch_id: str, reason: str) -> bool:
     return True
 
 
+class BatchStopped(Exception):
+    """The batch was ended by someone else (failed) while a chunk was being written."""
+
+
+class Quota:
+    """The codes still to hand out to the writers of one batch (one event loop, no locks)."""
+
+    def __init__(self, remaining: int) -> None:
+        self.remaining = remaining
+        self.first = True
+
+    def take(self, chunk: int) -> int:
+        """The size of the next chunk to write (the first one small); 0 when all are handed out."""
+        size = min(FIRST_CHUNK if self.first else chunk, self.remaining)
+        self.first = False
+        self.remaining -= size
+        return size
+
+
 async def run_batch(database: Database, batch_id: str) -> None:
     """Generate a pending batch's codes, one committed chunk at a time, then mark it done.
 
-    Each chunk is one transaction that also records the new ``created`` count,
-    so progress is visible and exact, and a crash loses at most the chunk in
+    Each chunk is one transaction that also adds its vouchers to ``created``,
+    so progress is visible and exact, and a crash loses at most the chunks in
     flight. Within a chunk, codes are drawn, de-duplicated in memory and
     inserted with ON CONFLICT DO NOTHING; the shortfall (codes someone already
     had) is drawn again until the chunk is full, so collisions are retried,
-    never dropped.
+    never dropped. On PostgreSQL two writers fill chunks side by side (the
+    index maintenance of each runs in its own backend, on its own core); on
+    SQLite, which has one writer at a time, one does.
     """
     async with database.transaction() as connection:
         row = await repository.start_batch(connection, batch_id, clock.now())
     if row is None:
         return
     generator = CodeGenerator(spec_of(row))
-    chunk = SQLITE_CHUNK if database.is_sqlite else POSTGRES_CHUNK
     fields = {
         "max_redemptions": row.max_redemptions,
         "per_customer_limit": row.per_customer_limit,
@@ -200,34 +221,49 @@ async def run_batch(database: Database, batch_id: str) -> None:
         "batch_id": batch_id,
         "metadata": row.metadata,
     }
-    created: int = row.created
-    total = batch_count(row)
-    while created < total:
-        wanted = min(chunk if created else FIRST_CHUNK, total - created)
-        candidates = generator.draw_unique(wanted)
-        async with database.transaction() as connection:
-            locked = await repository.get_batch(connection, batch_id, for_update=True)
-            if locked is None or locked.status != BatchStatus.running.value:
-                return
-            try:
-                made = await _fill_chunk(connection, generator, candidates, wanted, fields)
-            except KeyspaceExhausted as exhausted:
-                await repository.set_created(connection, batch_id, created + exhausted.args[0])
-                failed = True
-            else:
-                created += made
-                await repository.set_created(connection, batch_id, created)
-                failed = False
-        if failed:
-            await fail_batch(
-                database, batch_id, "every code this spec can make is taken (keyspace used up)"
-            )
-            return
-        await asyncio.sleep(0)
+    quota = Quota(batch_count(row) - row.created)
+    writers = 1 if database.is_sqlite else POSTGRES_WRITERS
+    exhausted = stopped = False
+    try:
+        async with asyncio.TaskGroup() as group:
+            for _ in range(writers):
+                group.create_task(_write_chunks(database, batch_id, generator, fields, quota))
+    except* KeyspaceExhausted:
+        exhausted = True
+    except* BatchStopped:
+        stopped = True
+    if exhausted:
+        await fail_batch(
+            database, batch_id, "every code this spec can make is taken (keyspace used up)"
+        )
+    if exhausted or stopped:
+        return
     async with database.transaction() as connection:
         await repository.finish_batch(
             connection, batch_id, status=BatchStatus.done, error=None, now=clock.now()
         )
+
+
+async def _write_chunks(
+    database: Database,
+    batch_id: str,
+    generator: CodeGenerator,
+    fields: dict[str, Any],
+    quota: Quota,
+) -> None:
+    """One writer: take chunks from the quota and commit each with its progress."""
+    chunk = SQLITE_CHUNK if database.is_sqlite else POSTGRES_CHUNK
+    while (wanted := quota.take(chunk)) > 0:
+        candidates = generator.draw_unique(wanted)
+        async with database.transaction() as connection:
+            if await repository.get_status(connection, batch_id) != BatchStatus.running.value:
+                raise BatchStopped(batch_id)
+            made = await _fill_chunk(connection, generator, candidates, wanted, fields)
+            if not await repository.add_created(connection, batch_id, made):
+                raise BatchStopped(batch_id)
+        if made < wanted:
+            raise KeyspaceExhausted(batch_id)
+        await asyncio.sleep(0)
 
 
 async def _fill_chunk(
@@ -237,7 +273,7 @@ async def _fill_chunk(
     wanted: int,
     fields: dict[str, Any],
 ) -> int:
-    """Insert exactly ``wanted`` new codes, redrawing the ones that were taken."""
+    """Insert ``wanted`` new codes, redrawing the taken ones; fewer if the keyspace runs out."""
     made = 0
     empty_rounds = 0
     while True:
@@ -249,7 +285,7 @@ async def _fill_chunk(
             return made
         empty_rounds = 0 if inserted else empty_rounds + 1
         if empty_rounds >= MAX_EMPTY_ROUNDS:
-            raise KeyspaceExhausted(made)
+            return made
         candidates = generator.draw_unique(wanted - made)
 
 
@@ -270,7 +306,7 @@ async def _export_sqlite(
     database: Database, batch_id: str, status: VoucherStatus | None, now: datetime
 ) -> AsyncIterator[bytes]:
     """Pages of rows from one read transaction (one consistent snapshot)."""
-    formatted: dict[datetime, str] = {}
+    formatted: dict[str, str] = {}
     async with database.read() as connection:
         after_id = 0
         while True:
@@ -283,7 +319,8 @@ async def _export_sqlite(
             for row in rows:
                 expires_at = formatted.get(row.expires_at)
                 if expires_at is None:
-                    expires_at = formatted[row.expires_at] = format_timestamp(row.expires_at)
+                    stored = datetime.fromisoformat(row.expires_at).replace(tzinfo=UTC)
+                    expires_at = formatted[row.expires_at] = format_timestamp(stored)
                 lines.append(
                     f"{row.code},{row.max_redemptions},{row.redeemed},{row.remaining},"
                     f"{expires_at},{row.status}\n"
