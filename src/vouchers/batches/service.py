@@ -9,6 +9,8 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
 
+from sqlalchemy.ext.asyncio import AsyncConnection
+
 from vouchers import clock
 from vouchers.batches import repository
 from vouchers.batches.generator import CodeGenerator, CodeSpec
@@ -105,7 +107,7 @@ def check_keyspace(count: int, spec: CodeSpec, max_guess_probability: float) -> 
 
 
 async def create_batch(
-    connection: Any, batch_id: str, body: BatchCreate, settings: Settings
+    connection: AsyncConnection, batch_id: str, body: BatchCreate, settings: Settings
 ) -> BatchRead:
     """Check a batch request and record it as pending; the runner makes its codes."""
     now = clock.now()
@@ -267,7 +269,7 @@ async def _write_chunks(
 
 
 async def _fill_chunk(
-    connection: Any,
+    connection: AsyncConnection,
     generator: CodeGenerator,
     candidates: list[str],
     wanted: int,
