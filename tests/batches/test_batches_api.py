@@ -7,6 +7,7 @@ import io
 import re
 import time
 from collections.abc import Iterator
+from datetime import datetime
 from typing import Any
 
 import pytest
@@ -89,7 +90,8 @@ def test_create_is_202_then_done_with_every_field(api: Api) -> None:
     batch = wait_for_batch(api, accepted["id"])
     assert batch["status"] == "done", batch
     assert batch["created"] == 25 and batch["error"] is None
-    assert batch["finished_at"] >= batch["created_at"]
+    finished = datetime.fromisoformat(batch["finished_at"])
+    assert finished >= datetime.fromisoformat(batch["created_at"])
     vouchers = batch_vouchers(api, batch["id"])
     assert len(vouchers) == 25
     for voucher in vouchers:
@@ -296,35 +298,50 @@ def start_big_batch_and_wait_for_progress(api: Api) -> str:
     return batch_id
 
 
+def assert_interrupted(api: Api, batch_id: str, reason: str) -> None:
+    """The batch ended failed with the reason and its count; its vouchers are all valid."""
+    batch = api.get(f"/v1/batches/{batch_id}").json()
+    assert batch["status"] == "failed", batch
+    created = batch["created"]
+    assert 0 < created < 2_000_000
+    assert batch["finished_at"] is not None
+    assert batch["error"].startswith(f"{reason}; {created} of 2000000 codes were created")
+    rows = export_rows(api, batch_id)
+    assert len(rows) == created
+    assert len({row["code"] for row in rows}) == created
+    assert all(row["status"] == "active" and row["remaining"] == "1" for row in rows)
+    code = rows[-1]["code"]
+    assert api.get(f"/v1/vouchers/{code}").json()["batch_id"] == batch_id
+    assert api.redeem(code).status_code == 201
+
+
 def test_interrupted_batches_end_failed_and_their_codes_stay_valid(
     fresh_db: str, tmp_path: Any
 ) -> None:
-    server = Server(fresh_db, tmp_path / "data").start()
+    first = Server(fresh_db, tmp_path / "first").start()
+    second = Server(fresh_db, tmp_path / "second")
     try:
-        api = Api(server.url)
-        stopped = start_big_batch_and_wait_for_progress(api)
-        server.stop()  # graceful: the server marks its own batch failed
-        server.start()
-        batch = api.get(f"/v1/batches/{stopped}").json()
-        assert batch["status"] == "failed", batch
-        assert batch["error"].startswith("interrupted by a server shutdown; ")
-        assert len(export_rows(api, stopped)) == batch["created"] > 0
+        api = Api(first.url)
+        other = Api(second.url)
+        running = start_big_batch_and_wait_for_progress(api)
+        # A server starting beside a live one leaves that one's batch alone...
+        second.start()
+        assert other.get(f"/v1/batches/{running}").json()["status"] == "running"
+        # ...and fails it once its server is gone (kill -9), when someone looks.
+        first.kill()
+        assert_interrupted(other, running, "interrupted by a server stop or restart")
 
-        crashed = start_big_batch_and_wait_for_progress(api)
-        server.kill()  # kill -9: the next start finds the batch without its server
-        server.start()
-        batch = api.get(f"/v1/batches/{crashed}").json()
-        assert batch["status"] == "failed", batch
-        created = batch["created"]
-        assert 0 < created < 2_000_000
-        assert batch["finished_at"] is not None
-        assert f"interrupted by a server stop or restart; {created} of 2000000" in batch["error"]
-        rows = export_rows(api, crashed)
-        assert len(rows) == created
-        assert len({row["code"] for row in rows}) == created
-        assert all(row["status"] == "active" and row["remaining"] == "1" for row in rows)
-        code = rows[-1]["code"]
-        assert api.get(f"/v1/vouchers/{code}").json()["batch_id"] == crashed
-        assert api.redeem(code).status_code == 201
+        # Graceful stop: the server marks its own batch failed on the way out.
+        stopped = start_big_batch_and_wait_for_progress(other)
+        second.stop()
+        second.start()
+        assert_interrupted(other, stopped, "interrupted by a server shutdown")
+
+        # kill -9 and restart: the start-up finds the batch without its server.
+        crashed = start_big_batch_and_wait_for_progress(other)
+        second.kill()
+        second.start()
+        assert_interrupted(other, crashed, "interrupted by a server stop or restart")
     finally:
-        server.stop()
+        first.stop()
+        second.stop()
