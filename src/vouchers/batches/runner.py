@@ -29,7 +29,8 @@ from pathlib import Path
 from typing import Protocol
 
 from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
+from sqlalchemy.pool import NullPool
 
 from vouchers.batches import repository, service
 from vouchers.db import Database
@@ -57,17 +58,21 @@ class Leases(Protocol):
 
 
 class PostgresLeases:
-    """Advisory locks held on one connection the runner keeps for the purpose."""
+    """Advisory locks held on one connection the runner keeps for the purpose.
+
+    The connection is its own, outside the request pool, so holding it for the
+    life of the process never takes a connection away from requests.
+    """
 
     def __init__(self, database: Database) -> None:
-        self._database = database
+        self._engine = create_async_engine(database.engine.url, poolclass=NullPool)
         self._connection: AsyncConnection | None = None
         self._guard = asyncio.Lock()
         self._held: set[str] = set()
 
     async def _open(self) -> AsyncConnection:
         if self._connection is None or self._connection.closed:
-            self._connection = await self._database.engine.connect()
+            self._connection = await self._engine.connect()
             # Locks held on a lost connection are gone; forget them.
             self._held.clear()
         return self._connection
@@ -118,6 +123,7 @@ class PostgresLeases:
                     await self._connection.close()
             self._connection = None
             self._held.clear()
+            await self._engine.dispose()
 
 
 class FileLeases:
