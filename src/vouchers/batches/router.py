@@ -11,13 +11,14 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from vouchers import clock
 from vouchers.batches import service
 from vouchers.batches.runner import BatchRunner
-from vouchers.batches.schemas import BatchCreate, BatchRead, BatchStatus
+from vouchers.batches.schemas import BatchCreate, BatchRead
 from vouchers.deps import AdminOnly, ClaimDep, DatabaseDep, RequestIdDep, SettingsDep
 from vouchers.errors import (
     BatchNotFound,
     Forbidden,
+    IdempotencyInProgress,
+    IdempotencyKeyReused,
     KeyspaceTooSmall,
-    ServiceUnavailable,
     Unauthorized,
     ValidationFailed,
 )
@@ -46,7 +47,9 @@ RunnerDep = Annotated[BatchRunner, Depends(get_runner)]
     "",
     status_code=202,
     response_model=BatchRead,
-    responses=error_responses(*AUTH_ERRORS, KeyspaceTooSmall),
+    responses=error_responses(
+        *AUTH_ERRORS, KeyspaceTooSmall, IdempotencyKeyReused, IdempotencyInProgress
+    ),
 )
 async def create_batch(
     body: BatchCreate,
@@ -57,47 +60,27 @@ async def create_batch(
     request_id: RequestIdDep,
 ) -> Response:
     """Start generating `count` unique random codes; poll the batch until it is done."""
-    batch_id = service.new_batch_id()
-    if not await runner.acquire(batch_id):
-        raise ServiceUnavailable("Could not take the new batch's lease; retry.")
-    recorded = False
+    async with runner.reserve() as reservation:
 
-    async def effect(connection: AsyncConnection) -> Answer:
-        nonlocal recorded
-        batch = await service.create_batch(connection, batch_id, body, settings)
-        recorded = True
-        return Answer(202, batch.model_dump_json().encode())
+        async def effect(connection: AsyncConnection) -> Answer:
+            batch = await service.create_batch(connection, reservation.batch_id, body, settings)
+            reservation.recorded = True
+            return Answer(202, batch.model_dump_json().encode())
 
-    try:
         async with database.transaction() as connection:
             answer = await run_idempotent(connection, claim, request_id, clock.now(), effect)
-    except BaseException:
-        await runner.release(batch_id)
-        raise
-    if recorded:
-        runner.start(batch_id)
-    else:
-        await runner.release(batch_id)
     headers = {}
     if answer.status == 202:
         headers["Location"] = f"/v1/batches/{BatchRead.model_validate_json(answer.body).id}"
     return answer_response(answer, headers)
 
 
-async def _read_batch(database: DatabaseDep, runner: BatchRunner, batch_id: str) -> BatchRead:
-    """The batch, after failing it if the server generating it is gone."""
-    batch = await service.get_batch(database, batch_id)
-    if batch.status in (BatchStatus.pending, BatchStatus.running) and await runner.reap(batch_id):
-        batch = await service.get_batch(database, batch_id)
-    return batch
-
-
 @router.get(
     "/{batch_id}", response_model=BatchRead, responses=error_responses(*AUTH_ERRORS, BatchNotFound)
 )
-async def get_batch(batch_id: BatchIdPath, database: DatabaseDep, runner: RunnerDep) -> BatchRead:
+async def get_batch(batch_id: BatchIdPath, runner: RunnerDep) -> BatchRead:
     """One batch: its status, progress (`created` of `count`), and error if it failed."""
-    return await _read_batch(database, runner, batch_id)
+    return await runner.read(batch_id)
 
 
 @router.get(
@@ -115,7 +98,7 @@ async def export_codes(
     status: VoucherStatus | None = None,
 ) -> StreamingResponse:
     """The batch's vouchers as CSV (`code,max_redemptions,redeemed,remaining,expires_at,status`)."""
-    await _read_batch(database, runner, batch_id)
+    await runner.read(batch_id)  # 404 before the response starts
     return StreamingResponse(
         service.export_csv(database, batch_id, status, clock.now()),
         media_type="text/csv; charset=utf-8",

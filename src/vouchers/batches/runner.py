@@ -25,6 +25,9 @@ import contextlib
 import fcntl
 import logging
 import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
@@ -33,7 +36,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 from sqlalchemy.pool import NullPool
 
 from vouchers.batches import repository, service
+from vouchers.batches.schemas import BatchRead, BatchStatus
 from vouchers.db import Database
+from vouchers.errors import ServiceUnavailable
 
 logger = logging.getLogger(__name__)
 
@@ -165,6 +170,14 @@ class FileLeases:
             await self.release(batch_id)
 
 
+@dataclass
+class Reservation:
+    """A batch id whose lease this process holds, and whether its row was written."""
+
+    batch_id: str
+    recorded: bool = False
+
+
 def lease_directory(database: Database) -> Path:
     """Where a SQLite database's batch lease files live: beside the database file."""
     path = Path(make_url(str(database.engine.url)).database or "vouchers.db")
@@ -184,17 +197,30 @@ class BatchRunner:
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._slots = asyncio.Semaphore(max_running)
 
+    @asynccontextmanager
+    async def reserve(self) -> AsyncIterator[Reservation]:
+        """A new batch id with its lease taken; the batch starts if it was recorded.
+
+        Record the batch inside the block, in a transaction that commits before
+        the block ends: the task starts only then, and a batch that was not
+        recorded (a replay, an error) gives its lease back.
+        """
+        reservation = Reservation(service.new_batch_id())
+        if not await self.leases.acquire(reservation.batch_id):
+            raise ServiceUnavailable("Could not take the new batch's lease; retry.")
+        try:
+            yield reservation
+        except BaseException:
+            await self.leases.release(reservation.batch_id)
+            raise
+        if reservation.recorded:
+            self.start(reservation.batch_id)
+        else:
+            await self.leases.release(reservation.batch_id)
+
     def owns(self, batch_id: str) -> bool:
         """Whether this process is generating (or about to generate) the batch."""
         return batch_id in self._tasks
-
-    async def acquire(self, batch_id: str) -> bool:
-        """Take the lease of a batch about to be recorded."""
-        return await self.leases.acquire(batch_id)
-
-    async def release(self, batch_id: str) -> None:
-        """Give back the lease of a batch that was not recorded after all."""
-        await self.leases.release(batch_id)
 
     def start(self, batch_id: str) -> None:
         """Generate a recorded, leased batch in the background."""
@@ -224,6 +250,13 @@ class BatchRunner:
             return await service.fail_batch(self.database, batch_id, INTERRUPTED)
         finally:
             await self.leases.release(batch_id)
+
+    async def read(self, batch_id: str) -> BatchRead:
+        """A batch, after failing it if the server generating it is gone."""
+        batch = await service.get_batch(self.database, batch_id)
+        if batch.status in (BatchStatus.pending, BatchStatus.running) and await self.reap(batch_id):
+            batch = await service.get_batch(self.database, batch_id)
+        return batch
 
     async def recover(self) -> int:
         """At start-up: fail every unfinished batch that no live server holds."""
