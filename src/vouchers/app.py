@@ -12,6 +12,8 @@ from fastapi import FastAPI
 
 from vouchers import migrate
 from vouchers.auth import load_keys
+from vouchers.batches.router import router as batches_router
+from vouchers.batches.runner import BatchRunner
 from vouchers.config import Settings
 from vouchers.db import Database, create_engine
 from vouchers.logs import configure_logging
@@ -88,10 +90,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
         engine.start()
         purger = asyncio.create_task(purge_idempotency_keys(database), name="idempotency-purge")
+        # Batches: fail the ones a stopped server left unfinished; stop ours at shutdown.
+        batch_runner = BatchRunner(database)
+        app.state.batch_runner = batch_runner
+        await batch_runner.recover()
         try:
             yield
         finally:
             purger.cancel()
+            await batch_runner.close()
             await engine.close()
             await app.state.guard.limiter.close()
             await database.dispose()
@@ -109,6 +116,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(redeem_router)
     app.include_router(redemption_public_router)
     app.include_router(redemption_admin_router)
+    app.include_router(batches_router)
 
     original_openapi = app.openapi
 

@@ -7,6 +7,7 @@ import asyncio
 from alembic import context
 from sqlalchemy import Connection
 
+from vouchers.batches import tables as _batch_tables  # noqa: F401
 from vouchers.db import create_engine, metadata
 from vouchers.redemptions import tables as _redemption_tables  # noqa: F401  (registers tables)
 from vouchers.vouchers import tables as _voucher_tables  # noqa: F401

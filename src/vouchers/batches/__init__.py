@@ -1,0 +1,1 @@
+"""Bulk generation: batches of random, unique voucher codes and their CSV export."""
