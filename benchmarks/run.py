@@ -78,7 +78,10 @@ def run_wrk(url: str, script: str | None = None) -> dict[str, Any]:
     command = [ensure_wrk(), "-t2", f"-c{CONNECTIONS}", f"-d{DURATION}s", "--latency"]
     if script:
         command += ["-s", str(HERE / script)]
-    output = subprocess.run([*command, url], capture_output=True, text=True, check=True).stdout
+    result = subprocess.run([*command, url], capture_output=True, text=True, check=False)
+    output = result.stdout
+    if "Requests/sec" not in output:
+        raise RuntimeError(f"wrk failed ({result.returncode}): {result.stderr or output}")
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))  # type: ignore[union-attr]
     p50 = _milliseconds(re.search(r"50%\s+(\S+)", output).group(1))  # type: ignore[union-attr]
     p99 = _milliseconds(re.search(r"99%\s+(\S+)", output).group(1))  # type: ignore[union-attr]
@@ -246,17 +249,20 @@ def main() -> dict[str, Any]:
             report["postgres"]["pgbench_spread"] = run_pgbench(name, PGBENCH_SPREAD)
         finally:
             drop_postgres_database(url)
-        sqlite_url = f"sqlite:///{workdir / 'bench.db'}"
-        report["sqlite"] = bench_server(sqlite_url, workdir / "sqlite", spread=False)
+        if os.environ.get("BENCH_SKIP_SQLITE") != "1":
+            sqlite_url = f"sqlite:///{workdir / 'bench.db'}"
+            report["sqlite"] = bench_server(sqlite_url, workdir / "sqlite", spread=False)
 
-    pg, lite = report["postgres"], report["sqlite"]
+    pg = report["postgres"]
     report["ratios"] = {
         "pg_hot_vs_pgbench_hot": pg["hot"]["rps"] / pg["pgbench_hot"]["tps"],
         "pg_hot_vs_healthz": pg["hot"]["rps"] / pg["healthz"]["rps"],
         "pg_spread_vs_healthz": pg["spread"]["rps"] / pg["healthz"]["rps"],
         "pg_spread_vs_pgbench_spread": pg["spread"]["rps"] / pg["pgbench_spread"]["tps"],
-        "sqlite_hot_vs_healthz": lite["hot"]["rps"] / lite["healthz"]["rps"],
     }
+    if "sqlite" in report:
+        lite = report["sqlite"]
+        report["ratios"]["sqlite_hot_vs_healthz"] = lite["hot"]["rps"] / lite["healthz"]["rps"]
     extra = HERE / "bulk.py"
     if extra.exists() and os.environ.get("BENCH_SKIP_BULK") != "1":
         sys.path.insert(0, str(HERE))
@@ -272,7 +278,8 @@ def print_report(report: dict[str, Any]) -> None:
     """A plain table of the figures and the ratios."""
     print(f"\n{report['when']}  {report['machine']}  {report['duration_s']}s per workload")
     print(f"{'workload':32} {'req/s':>10} {'p50 ms':>8} {'p99 ms':>8} {'non-2xx':>8}")
-    for backend in ("postgres", "sqlite"):
+    backends = [backend for backend in ("postgres", "sqlite") if backend in report]
+    for backend in backends:
         for name in ("healthz", "hot", "spread"):
             row = report[backend].get(name)
             if row:
@@ -283,7 +290,7 @@ def print_report(report: dict[str, Any]) -> None:
     for name in ("pgbench_hot", "pgbench_spread"):
         row = report["postgres"][name]
         print(f"{'postgres ' + name:32} {row['tps']:10.0f} {row['latency_avg_ms']:8.1f}")
-    for backend in ("postgres", "sqlite"):
+    for backend in backends:
         print(f"ledger mismatches ({backend}): {report[backend]['ledger_mismatches']}")
     print("ratios:")
     for name, value in report["ratios"].items():

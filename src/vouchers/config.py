@@ -40,7 +40,7 @@ class Settings(BaseSettings):
     log_format: Literal["text", "json"] = "text"
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     group_commit: bool = True
-    group_consumers: int = Field(default=4, ge=1, le=64)
+    group_consumers: int = Field(default=2, ge=1, le=64)
     max_group: int = Field(default=256, ge=1, le=10_000)
 
     @field_validator("timezone")
