@@ -76,6 +76,7 @@ def create_engine(url: str, *, pool_size: int = 10, timeout: float = 5.0) -> Asy
             max_overflow=0,
             pool_timeout=timeout,
             connect_args={"timeout": timeout},
+            hide_parameters=True,
         )
         _configure_sqlite(engine, busy_timeout_ms=int(timeout * 1000))
         return engine
@@ -85,6 +86,8 @@ def create_engine(url: str, *, pool_size: int = 10, timeout: float = 5.0) -> Asy
         max_overflow=0,
         pool_timeout=timeout,
         pool_pre_ping=True,
+        # Error messages would otherwise quote statement parameters: voucher codes.
+        hide_parameters=True,
         connect_args={"timeout": timeout, "command_timeout": max(timeout * 6, 30.0)},
     )
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from tests.support import Api, assert_problem
+from tests.support import Api, Server, assert_problem
 
 PUBLIC = {
     ("GET", "/healthz"),
@@ -75,5 +75,13 @@ def test_errors_carry_no_traces_or_sql(api: Api, public: Api) -> None:
             assert leak not in body
 
 
-def test_keys_never_appear_in_server_logs(api: Api, server_log: str) -> None:
-    assert "test-admin-key" not in server_log
+def test_logs_hold_no_keys_and_no_codes(api: Api, public: Api, server: Server) -> None:
+    code = api.create_voucher(code="SECRETCODE-" + "Q7" * 8, max_redemptions=1)["code"]
+    assert public.redeem(code).status_code == 201
+    assert public.redeem(code).status_code == 409
+    assert public.redeem(code + "X").status_code == 404
+    api.create_voucher(code=code.lower() + "-2")
+    log = server.log()
+    assert "POST /v1/vouchers/{code}/redemptions 201" in log, "the access log is written"
+    assert "test-admin-key" not in log
+    assert "SECRETCODE" not in log.upper()
