@@ -85,7 +85,6 @@ def create_engine(url: str, *, pool_size: int = 10, timeout: float = 5.0) -> Asy
         pool_size=pool_size,
         max_overflow=0,
         pool_timeout=timeout,
-        pool_pre_ping=True,
         # Error messages would otherwise quote statement parameters: voucher codes.
         hide_parameters=True,
         connect_args={"timeout": timeout, "command_timeout": max(timeout * 6, 30.0)},
