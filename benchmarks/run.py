@@ -38,6 +38,7 @@ POSTGRES_URL = os.environ.get(
 os.environ["VOUCHERS_TEST_POSTGRES_URL"] = POSTGRES_URL
 DURATION = int(os.environ.get("BENCH_SECONDS", "10"))
 CONNECTIONS = 64
+WORKERS = int(os.environ.get("BENCH_WORKERS", "1"))
 SPREAD_VOUCHERS = 20_000
 HERE = Path(__file__).resolve().parent
 OUT = HERE / "out"
@@ -208,9 +209,9 @@ def ledger_mismatches(database_url: str) -> int:
 
 def bench_server(database_url: str, workdir: Path, spread: bool) -> dict[str, Any]:
     """Start a 2-worker server on this database and run the wrk workloads."""
-    pool = str(CONNECTIONS // 2)
+    pool = str(CONNECTIONS // WORKERS)
     env = {"VOUCHERS_DB_POOL_SIZE": pool, "VOUCHERS_LOOKUP_LIMIT": "1000000000"}
-    server = Server(database_url, workdir / "data", workers=2, env=env).start()
+    server = Server(database_url, workdir / "data", workers=WORKERS, env=env).start()
     results: dict[str, Any] = {}
     try:
         api = Api(server.url)

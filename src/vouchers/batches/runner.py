@@ -37,7 +37,7 @@ from sqlalchemy.pool import NullPool
 
 from vouchers.batches import repository, service
 from vouchers.batches.schemas import BatchRead, BatchStatus
-from vouchers.db import Database
+from vouchers.db import Database, is_unavailable
 from vouchers.errors import ServiceUnavailable
 
 logger = logging.getLogger(__name__)
@@ -259,10 +259,20 @@ class BatchRunner:
         return batch
 
     async def recover(self) -> int:
-        """At start-up: fail every unfinished batch that no live server holds."""
+        """At start-up: fail every unfinished batch that no live server holds.
+
+        A database that cannot be reached does not stop the server from
+        starting (it answers 503 until the database returns); those batches are
+        then failed when they are next read.
+        """
         reaped = 0
-        for batch_id in await service.unfinished_batch_ids(self.database):
-            reaped += await self.reap(batch_id)
+        try:
+            for batch_id in await service.unfinished_batch_ids(self.database):
+                reaped += await self.reap(batch_id)
+        except Exception as error:
+            if not is_unavailable(error):
+                raise
+            logger.warning("could not check unfinished batches at start-up: %s", error)
         return reaped
 
     async def close(self) -> None:

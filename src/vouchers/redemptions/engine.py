@@ -178,9 +178,8 @@ async def apply_group(
         else:
             answers[index] = leader_answer
 
-    await repository.write_counters(connection, touched, now)
+    await repository.write_group(connection, touched, ledger_rows, now)
     await repository.write_customer_counts(connection, touched_customers)
-    await repository.insert_redemptions(connection, ledger_rows)
     stored_rows = []
     for key, index in leaders.items():
         answer = answers[index]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -76,6 +77,53 @@ async def write_customer_counts(
             {"voucher_id": vid, "customer_id": customer, "redeemed": count}
             for (vid, customer), count in counts.items()
         ],
+    )
+
+
+# PostgreSQL: a group's counters and ledger rows in one statement (one round trip
+# while the row locks are held, instead of two).
+POSTGRES_WRITE_GROUP = text(
+    """
+WITH counters AS (
+    UPDATE vouchers AS v SET redeemed = c.redeemed, updated_at = :now
+    FROM unnest(CAST(:voucher_ids AS bigint[]), CAST(:counts AS bigint[])) AS c(id, redeemed)
+    WHERE v.id = c.id
+)
+INSERT INTO redemptions (id, voucher_id, quantity, customer_id, remaining, metadata, created_at)
+SELECT * FROM unnest(
+    CAST(:ids AS varchar[]), CAST(:ledger_voucher_ids AS bigint[]),
+    CAST(:quantities AS bigint[]), CAST(:customers AS varchar[]),
+    CAST(:remainings AS bigint[]), CAST(:metadata AS json[]), CAST(:created AS timestamptz[])
+)
+"""
+)
+
+
+async def write_group(
+    connection: AsyncConnection,
+    counts: dict[int, int],
+    rows: list[dict[str, Any]],
+    now: datetime,
+) -> None:
+    """Write a decided group: each voucher's new count and the new ledger rows."""
+    if connection.dialect.name != "postgresql" or not rows:
+        await write_counters(connection, counts, now)
+        await insert_redemptions(connection, rows)
+        return
+    await connection.execute(
+        POSTGRES_WRITE_GROUP,
+        {
+            "now": now,
+            "voucher_ids": list(counts),
+            "counts": list(counts.values()),
+            "ids": [row["id"] for row in rows],
+            "ledger_voucher_ids": [row["voucher_id"] for row in rows],
+            "quantities": [row["quantity"] for row in rows],
+            "customers": [row["customer_id"] for row in rows],
+            "remainings": [row["remaining"] for row in rows],
+            "metadata": [json.dumps(row["metadata"], separators=(",", ":")) for row in rows],
+            "created": [row["created_at"] for row in rows],
+        },
     )
 
 
