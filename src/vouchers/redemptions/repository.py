@@ -8,10 +8,23 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, bindparam, delete, insert, select, text, tuple_, update
+from sqlalchemy import (
+    ARRAY,
+    String,
+    and_,
+    any_,
+    bindparam,
+    delete,
+    insert,
+    select,
+    text,
+    tuple_,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.sql.elements import ColumnElement
 
 from vouchers.redemptions.tables import customer_usage, idempotency_keys, redemptions
 from vouchers.vouchers.tables import vouchers
@@ -24,11 +37,14 @@ async def lock_vouchers(connection: AsyncConnection, keys: Sequence[str]) -> lis
     if not keys:
         return []
     distinct = sorted(set(keys))
-    match = (
-        vouchers.c.code_key == distinct[0]
-        if len(distinct) == 1
-        else vouchers.c.code_key.in_(distinct)
-    )
+    match: ColumnElement[bool]
+    if len(distinct) == 1:
+        match = vouchers.c.code_key == distinct[0]
+    elif connection.dialect.name == "postgresql":
+        # One array parameter: the statement text stays the same for any group size.
+        match = vouchers.c.code_key == any_(bindparam("keys", distinct, type_=ARRAY(String())))
+    else:
+        match = vouchers.c.code_key.in_(distinct)
     query = select(vouchers).where(match).order_by(vouchers.c.id).with_for_update()
     return list((await connection.execute(query)).all())
 
