@@ -7,10 +7,11 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, bindparam, delete, insert, select, text, tuple_, update
+from sqlalchemy import and_, bindparam, delete, func, insert, select, text, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.sql.elements import ColumnElement
 
 from vouchers.redemptions.tables import customer_usage, idempotency_keys, redemptions
 from vouchers.vouchers.tables import vouchers
@@ -157,3 +158,36 @@ async def try_lock_keys(connection: AsyncConnection, keys: Sequence[str]) -> set
         if (await connection.execute(statement, {"lock_id": lock_id})).scalar():
             locked.add(key)
     return locked
+
+
+async def daily_totals(
+    connection: AsyncConnection, since: datetime, *, newest_rows: int
+) -> tuple[dict[str, int], bool]:
+    """Net redeemed quantity per UTC day since ``since``, from the newest ``newest_rows`` rows.
+
+    The ledger has no index on ``created_at``, so the scan is bounded by the
+    primary key: only the newest ``newest_rows`` rows are read. The second
+    value says whether that bound was reached (older days may be missing).
+    """
+    recent = (
+        select(redemptions.c.created_at, redemptions.c.quantity, redemptions.c.reversed_at)
+        .order_by(redemptions.c.seq.desc())
+        .limit(newest_rows)
+        .subquery()
+    )
+    day: ColumnElement[Any]
+    if connection.dialect.name == "postgresql":
+        day = func.to_char(func.timezone("UTC", recent.c.created_at), "YYYY-MM-DD")
+    else:  # SQLite stores naive UTC text: 'YYYY-MM-DD HH:MM:SS...'
+        day = func.substr(recent.c.created_at, 1, 10)
+    labelled = day.label("day")
+    totals = (
+        select(labelled, func.sum(recent.c.quantity))
+        .where(recent.c.created_at >= since, recent.c.reversed_at.is_(None))
+        .group_by(labelled)
+    )
+    found = {str(row[0]): int(row[1]) for row in await connection.execute(totals)}
+    oldest = select(func.count(), func.min(recent.c.created_at)).select_from(recent)
+    count, oldest_at = (await connection.execute(oldest)).one()
+    truncated = count >= newest_rows and oldest_at is not None and oldest_at >= since
+    return found, truncated
