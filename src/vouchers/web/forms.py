@@ -9,6 +9,7 @@ from fastapi import Request
 from pydantic import ValidationError
 
 from vouchers.errors import ValidationFailed
+from vouchers.schemas import MAX_COUNT
 
 MAX_FORM_BYTES = 16 * 1024
 MAX_FIELDS = 40
@@ -47,10 +48,14 @@ def parse_count(
         if required:
             errors[name] = "Enter a whole number."
         return None
-    if not text.isdigit():
+    if not text.isdigit() or len(text) > 12:
         errors[name] = "Enter a whole number, such as 100."
         return None
-    return int(text)
+    value = int(text)
+    if not 1 <= value <= MAX_COUNT:
+        errors[name] = "Enter a whole number from 1 to 1,000,000,000."
+        return None
+    return value
 
 
 def pydantic_errors(error: ValidationError) -> FieldErrors:

@@ -18,7 +18,6 @@ from vouchers.deps import EngineDep, RequestIdDep
 from vouchers.redemptions.engine import RedeemCommand
 from vouchers.redemptions.idempotency import IdempotencyClaim, fingerprint
 from vouchers.redemptions.schemas import RedemptionRequest
-from vouchers.schemas import MAX_COUNT
 from vouchers.web.forms import FieldErrors, parse_count, read_form
 from vouchers.web.outcomes import Outcome, failure, success
 from vouchers.web.templating import render
@@ -100,8 +99,6 @@ async def redeem_submit(
             "Enter the voucher code: up to 64 letters, digits, dashes (-) or underscores (_)."
         )
     quantity = parse_count(form, "quantity", errors, required=True)
-    if quantity is not None and not 1 <= quantity <= MAX_COUNT:
-        errors["quantity"] = "Enter a whole number from 1 to 1,000,000,000."
     customer_id = values["customer_id"] or None
     if customer_id is not None and len(customer_id) > 128:
         errors["customer_id"] = "A customer ID has at most 128 characters."
