@@ -30,15 +30,19 @@ BATCHES_MERGED = importlib.util.find_spec("vouchers.batches") is not None
 def test_run_a_small_batch_and_download_its_codes(page: Any, tmp_path: Path) -> None:
     sign_in(page)
     page.get_by_role("link", name="New batch").click()
+    page.get_by_label("Number of codes").fill("0")
+    page.get_by_label("Expires").fill(FUTURE_DAY)
+    page.get_by_role("button", name="Generate").click()
+    page.locator("#count-error").wait_for()
+    assert page.get_by_label("Number of codes").get_attribute("aria-invalid") == "true"
     page.get_by_label("Number of codes").fill("5")
     page.get_by_label("Max redemptions").fill("2")
     page.get_by_label("Expires").fill(FUTURE_DAY)
     page.get_by_label("Code prefix").fill("WB-")
     page.get_by_role("button", name="Generate").click()
-    page.wait_for_function(
-        "document.querySelector('#batch-status').textContent.startsWith('Done')"
-        " || document.querySelector('#batch-error').textContent !== ''",
-        timeout=30_000,
+    # Done, or an error: whichever comes first (the page's CSP forbids eval-based waits).
+    page.locator("#batch-status:has-text('Done'), #batch-error:not([hidden])").first.wait_for(
+        timeout=30_000
     )
     assert page.locator("#batch-error").inner_text() == ""
     assert page.locator("#batch-status").inner_text() == "Done: 5 codes created."

@@ -10,7 +10,7 @@
   var statusText = document.getElementById("batch-status");
   var download = document.getElementById("batch-download");
   var submit = document.getElementById("batch-submit");
-  var FIELDS = ["count", "max_redemptions", "expires_at", "starts_at", "per_customer_limit", "length", "prefix"];
+  var FIELDS = ["count", "max_redemptions", "expires_at", "starts_at", "per_customer_limit", "code_length", "code_prefix"];
   var number = new Intl.NumberFormat("en");
 
   function value(name) {
@@ -48,7 +48,7 @@
   function showProblem(problem) {
     var first = null;
     (problem.errors || []).forEach(function (item) {
-      var name = String(item.field || "").replace(/^code\./, "");
+      var name = String(item.field || "").replace(/^code\./, "code_");
       if (fieldError(name, item.message) && !first) first = form.elements[name];
     });
     errorBox.textContent = problem.code === "route_not_found"
@@ -67,8 +67,8 @@
     if (value("starts_at")) data.starts_at = value("starts_at");
     if (value("per_customer_limit")) data.per_customer_limit = Number(value("per_customer_limit"));
     var code = {};
-    if (value("length")) code.length = Number(value("length"));
-    if (value("prefix")) code.prefix = value("prefix");
+    if (value("code_length")) code.length = Number(value("code_length"));
+    if (value("code_prefix")) code.prefix = value("code_prefix");
     if (Object.keys(code).length) data.code = code;
     return data;
   }
