@@ -51,7 +51,7 @@ class Console:
             "/admin/sign-in", {"admin_key": key, "csrf_token": csrf_from(page.text)}
         )
         assert response.status_code == 303, response.text
-        self.csrf = csrf_from(self.get("/admin").text)
+        self.csrf = csrf_from(self.get("/admin/new-voucher").text)
 
     def get(self, path: str, **kwargs: object) -> requests.Response:
         """GET without following redirects."""

@@ -281,7 +281,7 @@ def test_detail_actions_and_reversal(console: Console, api: Api) -> None:
 def test_dashboard_counts_and_today_total(console: Console, api: Api) -> None:
     voucher = api.create_voucher(max_redemptions=10)
     assert api.redeem(voucher["code"], quantity=9).status_code == 201
-    page = console.get("/admin")
+    page = console.get("/admin", params={"refresh": "1"})
     assert page.status_code == 200
     assert "Vouchers by status" in page.text and "Redemptions, last 30 days" in page.text
     assert "Running low" in page.text and voucher["code"] in page.text

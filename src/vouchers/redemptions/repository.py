@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, bindparam, delete, func, insert, select, text, tuple_, update
+from sqlalchemy import and_, bindparam, case, delete, func, insert, select, text, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -166,8 +166,9 @@ async def daily_totals(
     """Net redeemed quantity per UTC day since ``since``, from the newest ``newest_rows`` rows.
 
     The ledger has no index on ``created_at``, so the scan is bounded by the
-    primary key: only the newest ``newest_rows`` rows are read. The second
-    value says whether that bound was reached (older days may be missing).
+    primary key: only the newest ``newest_rows`` rows are read, in one pass.
+    The second value says whether that bound cut into the period (older days
+    of it may then be missing).
     """
     recent = (
         select(redemptions.c.created_at, redemptions.c.quantity, redemptions.c.reversed_at)
@@ -181,13 +182,11 @@ async def daily_totals(
     else:  # SQLite stores naive UTC text: 'YYYY-MM-DD HH:MM:SS...'
         day = func.substr(recent.c.created_at, 1, 10)
     labelled = day.label("day")
-    totals = (
-        select(labelled, func.sum(recent.c.quantity))
-        .where(recent.c.created_at >= since, recent.c.reversed_at.is_(None))
-        .group_by(labelled)
-    )
-    found = {str(row[0]): int(row[1]) for row in await connection.execute(totals)}
-    oldest = select(func.count(), func.min(recent.c.created_at)).select_from(recent)
-    count, oldest_at = (await connection.execute(oldest)).one()
-    truncated = count >= newest_rows and oldest_at is not None and oldest_at >= since
-    return found, truncated
+    net = func.sum(case((recent.c.reversed_at.is_(None), recent.c.quantity), else_=0))
+    query = select(labelled, net, func.count()).group_by(labelled)
+    rows = [(str(row[0]), int(row[1] or 0), int(row[2])) for row in await connection.execute(query)]
+    first_day = since.date().isoformat()
+    found = {name: total for name, total, _ in rows if name >= first_day}
+    read = sum(count for _, _, count in rows)
+    oldest = min((name for name, _, _ in rows), default=first_day)
+    return found, read >= newest_rows and oldest >= first_day

@@ -122,7 +122,7 @@ async def reverse(connection: AsyncConnection, redemption_id: str) -> Redemption
 
 
 async def daily_redemptions(
-    connection: AsyncConnection, *, days: int = 30, newest_rows: int = 200_000
+    connection: AsyncConnection, *, days: int = 30, newest_rows: int = 100_000
 ) -> DailyRedemptions:
     """Net redeemed quantity per UTC day over the last ``days`` days, today included."""
     today = clock.now().astimezone(UTC).date()

@@ -11,8 +11,11 @@ from __future__ import annotations
 import json
 import re
 import secrets
-from datetime import timedelta
+import time
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -23,6 +26,7 @@ from vouchers import clock
 from vouchers.auth import Keys
 from vouchers.codes import CODE_PATTERN, clean_code
 from vouchers.config import Settings
+from vouchers.db import Database
 from vouchers.deps import DatabaseDep, RequestIdDep, SettingsDep
 from vouchers.errors import (
     CodeTaken,
@@ -70,6 +74,7 @@ router = APIRouter(prefix="/admin", include_in_schema=False)
 
 PAGE_SIZE = 50
 EXPIRING_WITHIN = timedelta(days=7)
+SUMMARY_MAX_AGE = 60.0
 FORM_ID = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
 REDEMPTION_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 NOTICES = {
@@ -117,6 +122,11 @@ def _delete_cookie(request: Request, response: Response, name: str) -> None:
         samesite="strict",
         secure=request.url.scheme == "https",
     )
+
+
+def last_day(expires_at: datetime, zone: ZoneInfo) -> date:
+    """The last day a voucher can be used: the day before its (exclusive) expiry, in ``zone``."""
+    return (expires_at.astimezone(zone) - timedelta(microseconds=1)).date()
 
 
 # Sign-in and sign-out
@@ -220,26 +230,66 @@ def chart_bars(daily: DailyRedemptions) -> dict[str, Any]:
     }
 
 
+@dataclass(frozen=True)
+class DashboardSummary:
+    """What the dashboard shows, and when it was read."""
+
+    counts: dict[VoucherStatus, int]
+    daily: DailyRedemptions
+    low: list[VoucherRead]
+    expiring: list[VoucherRead]
+    read_at: datetime
+    read_monotonic: float
+
+
+async def dashboard_summary(
+    request: Request, database: Database, *, refresh: bool
+) -> DashboardSummary:
+    """The dashboard's figures, read at most once a minute per process unless refreshed.
+
+    Counting by status, and finding vouchers running low or expiring soon,
+    each scan the whole vouchers table (no index serves them), which takes
+    around a second on a million vouchers. Reusing a recent reading keeps
+    repeated dashboard loads from repeating those scans.
+    """
+    cached: DashboardSummary | None = getattr(request.app.state, "console_summary", None)
+    if (
+        not refresh
+        and cached is not None
+        and time.monotonic() - cached.read_monotonic < SUMMARY_MAX_AGE
+    ):
+        return cached
+    async with database.read() as connection:
+        summary = DashboardSummary(
+            counts=await voucher_service.status_counts(connection),
+            daily=await redemption_service.daily_redemptions(connection, days=30),
+            low=await voucher_service.running_low(connection),
+            expiring=await voucher_service.expiring_soon(connection, within=EXPIRING_WITHIN),
+            read_at=clock.now(),
+            read_monotonic=time.monotonic(),
+        )
+    request.app.state.console_summary = summary
+    return summary
+
+
 @router.get("", response_class=HTMLResponse)
 @router.get("/", response_class=HTMLResponse)
 async def dashboard(request: Request, session: SessionDep, database: DatabaseDep) -> HTMLResponse:
     """Counts by status, redemptions per day, and vouchers needing attention."""
-    async with database.read() as connection:
-        counts = await voucher_service.status_counts(connection)
-        daily = await redemption_service.daily_redemptions(connection, days=30)
-        low = await voucher_service.running_low(connection)
-        expiring = await voucher_service.expiring_soon(connection, within=EXPIRING_WITHIN)
+    refresh = request.query_params.get("refresh") == "1"
+    summary = await dashboard_summary(request, database, refresh=refresh)
     return _console(
         request,
         session,
         "admin/dashboard.html",
         {
-            "counts": [(status.value, counts[status]) for status in VoucherStatus],
-            "total": sum(counts.values()),
-            "chart": chart_bars(daily),
-            "truncated": daily.truncated,
-            "low": low,
-            "expiring": expiring,
+            "counts": [(status.value, summary.counts[status]) for status in VoucherStatus],
+            "total": sum(summary.counts.values()),
+            "chart": chart_bars(summary.daily),
+            "truncated": summary.daily.truncated,
+            "low": summary.low,
+            "expiring": summary.expiring,
+            "read_at": summary.read_at,
         },
     )
 
@@ -445,6 +495,7 @@ async def _detail(
             404,
         )
     notice = NOTICES.get(request.query_params.get("notice", ""))
+    settings: Settings = request.app.state.settings
     return _console(
         request,
         session,
@@ -456,7 +507,11 @@ async def _detail(
             "paged": cursor is not None,
             "notice": notice,
             "errors": errors or {},
-            "values": values or {},
+            "values": values
+            or {
+                "expires_at": last_day(voucher.expires_at, settings.zone).isoformat(),
+                "max_redemptions": str(voucher.max_redemptions),
+            },
         },
         status_code,
     )
