@@ -103,7 +103,14 @@ def main() -> None:
                 page.goto("/admin/vouchers/FLASH-SALE")
                 shoot(page, "voucher")
                 page.goto("/admin/new-batch")
-                shoot(page, "new-batch")
+                page.get_by_label("Number of codes").fill("2500")
+                page.get_by_label("Expires").fill("2027-12-31")
+                page.get_by_label("Code prefix").fill("XMAS-")
+                page.get_by_role("button", name="Generate").click()
+                page.locator(
+                    "#batch-status:has-text('Done'), #batch-error:not([hidden])"
+                ).first.wait_for()
+                shoot(page, "new-batch")  # shows the "not available" error before batches merge
 
                 public = browser.new_context(
                     base_url=server.url, viewport={"width": 1280, "height": 800}
