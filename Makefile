@@ -2,6 +2,7 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
+LINT_PATHS := src tests server.py $(wildcard benchmarks)
 STAMP := $(VENV)/.installed-stamp
 
 .PHONY: install serve migrate test lint format bench clean
@@ -24,13 +25,13 @@ test: install
 	$(BIN)/pytest
 
 lint: install
-	$(BIN)/ruff format --check src tests benchmarks server.py
-	$(BIN)/ruff check src tests benchmarks server.py
+	$(BIN)/ruff format --check $(LINT_PATHS)
+	$(BIN)/ruff check $(LINT_PATHS)
 	$(BIN)/mypy
 
 format: install
-	$(BIN)/ruff format src tests benchmarks server.py
-	$(BIN)/ruff check --fix src tests benchmarks server.py
+	$(BIN)/ruff format $(LINT_PATHS)
+	$(BIN)/ruff check --fix $(LINT_PATHS)
 
 bench: install
 	$(BIN)/python benchmarks/run.py

@@ -125,12 +125,24 @@ class Server:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.log_path = self.data_dir / f"server-{self.port}.log"
         command = [
-            sys.executable, "-m", "vouchers.cli", "serve",
-            "--port", str(self.port), "--workers", str(self.workers), "--log-level", "warning",
+            sys.executable,
+            "-m",
+            "vouchers.cli",
+            "serve",
+            "--port",
+            str(self.port),
+            "--workers",
+            str(self.workers),
+            "--log-level",
+            "warning",
         ]
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
-                command, env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
+                command,
+                env=env,
+                cwd=ROOT,
+                stdout=log,
+                stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
         deadline = time.monotonic() + timeout

@@ -14,10 +14,13 @@ from vouchers import migrate
 from vouchers.auth import load_keys
 from vouchers.config import Settings
 from vouchers.db import Database, create_engine
-from vouchers.middleware import RequestIdMiddleware
+from vouchers.logs import configure_logging
+from vouchers.middleware import RequestContextMiddleware
 from vouchers.operations import router as operations_router
 from vouchers.problems import install_handlers
+from vouchers.ratelimit import build_guard
 from vouchers.redemptions.engine import RedemptionEngine
+from vouchers.redemptions.idempotency import purge_idempotency_keys
 from vouchers.redemptions.router import admin_router as redemption_admin_router
 from vouchers.redemptions.router import public_router as redemption_public_router
 from vouchers.vouchers.router import router as vouchers_router
@@ -54,6 +57,7 @@ PROBLEM_SCHEMA: dict[str, Any] = {
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the voucher service application."""
     settings = settings or Settings()
+    configure_logging(settings.log_format, settings.log_level)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -75,11 +79,21 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.database = database
         app.state.keys = load_keys(settings)
         app.state.redemption_engine = engine
+        app.state.guard = build_guard(
+            limit=settings.lookup_limit,
+            window=settings.lookup_window,
+            redis_url=settings.redis_url,
+            redis_prefix=settings.redis_prefix,
+            trusted=settings.trusted_proxies,
+        )
         engine.start()
+        purger = asyncio.create_task(purge_idempotency_keys(database), name="idempotency-purge")
         try:
             yield
         finally:
+            purger.cancel()
             await engine.close()
+            await app.state.guard.limiter.close()
             await database.dispose()
 
     app = FastAPI(
@@ -87,9 +101,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version="1.0.0",
         summary="Voucher (coupon) redemption service",
         lifespan=lifespan,
-        max_body_size=MAX_BODY_BYTES,
     )
-    app.add_middleware(RequestIdMiddleware)
+    app.add_middleware(RequestContextMiddleware, max_body_bytes=MAX_BODY_BYTES)
     install_handlers(app)
     app.include_router(operations_router)
     app.include_router(vouchers_router)

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import ipaddress
+import json
 from functools import cached_property
 from pathlib import Path
+from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 MIN_KEY_LENGTH = 16
 INSECURE_KEYS = {"changeme", "changethis", "secret", "password", "admin"}
@@ -29,10 +32,13 @@ class Settings(BaseSettings):
     db_pool_size: int = Field(default=10, ge=1, le=500)
     db_timeout: float = Field(default=5.0, gt=0)
     lookup_limit: int = Field(default=30, ge=1)
+    lookup_window: int = Field(default=60, ge=1, le=86_400)
     redis_url: str | None = None
-    trusted_proxies: list[str] = Field(default_factory=list)
+    redis_prefix: str = "vouchers"
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=list)
     max_guess_probability: float = Field(default=1e-6, gt=0, le=1)
-    log_format: str = "text"
+    log_format: Literal["text", "json"] = "text"
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
     group_commit: bool = True
     group_consumers: int = Field(default=4, ge=1, le=64)
     max_group: int = Field(default=256, ge=1, le=10_000)
@@ -55,6 +61,20 @@ class Settings(BaseSettings):
         if len(secret) < MIN_KEY_LENGTH or secret.lower() in INSECURE_KEYS:
             raise ValueError(f"keys must be at least {MIN_KEY_LENGTH} characters and not a default")
         return value
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _valid_networks(cls, value: object) -> list[str]:
+        """Accept a JSON list or a comma-separated string of addresses and CIDRs."""
+        if isinstance(value, str):
+            text = value.strip()
+            value = json.loads(text) if text.startswith("[") else text.split(",")
+        if not isinstance(value, list):
+            raise ValueError("a list of addresses or CIDR ranges")
+        entries = [str(entry).strip() for entry in value if str(entry).strip()]
+        for entry in entries:
+            ipaddress.ip_network(entry, strict=False)
+        return entries
 
     @cached_property
     def zone(self) -> ZoneInfo:

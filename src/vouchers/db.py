@@ -140,6 +140,11 @@ class Database:
             async with connection.begin():
                 yield connection
 
+    def connections_in_use(self) -> int:
+        """Connections of this process's pool that are checked out right now."""
+        checked_out = getattr(self.engine.pool, "checkedout", None)
+        return int(checked_out()) if callable(checked_out) else 0
+
     async def dispose(self) -> None:
         """Close every pooled connection."""
         await self.engine.dispose()

@@ -1,22 +1,34 @@
-"""ASGI middleware: request ids on every response."""
+"""ASGI middleware: request ids on every response, and the request body size limit."""
 
 from __future__ import annotations
 
+import json
+import logging
 import re
 import secrets
+import time
 
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-REQUEST_ID_HEADER = "x-request-id"
+from vouchers.logs import ACCESS_LOGGER, current_request_id
+from vouchers.metrics import HTTP_LATENCY, HTTP_REQUESTS
+
+access_log = logging.getLogger(ACCESS_LOGGER)
+
 CLIENT_REQUEST_ID = re.compile(r"^[\x21-\x7e]{1,128}$")
 
 
-class RequestIdMiddleware:
-    """Give every request an id (the client's own when it sent a sane one) and echo it."""
+class RequestContextMiddleware:
+    """Give every request an id (the client's own when sane) and refuse oversized bodies.
 
-    def __init__(self, app: ASGIApp) -> None:
+    One plain ASGI layer instead of several: it runs on every request, the hot
+    redemption path included.
+    """
+
+    def __init__(self, app: ASGIApp, max_body_bytes: int) -> None:
         self.app = app
+        self.max_body_bytes = max_body_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Attach the id to the scope and to the response headers."""
@@ -24,19 +36,91 @@ class RequestIdMiddleware:
             await self.app(scope, receive, send)
             return
         request_id = None
+        declared_length = 0
         for name, value in scope["headers"]:
             if name == b"x-request-id":
                 candidate = value.decode("latin-1")
                 if CLIENT_REQUEST_ID.fullmatch(candidate):
                     request_id = candidate
-                break
+            elif name == b"content-length" and value.isdigit():
+                declared_length = int(value)
         if request_id is None:
             request_id = "req_" + secrets.token_hex(12)
         scope.setdefault("state", {})["request_id"] = request_id
+        current_request_id.set(request_id)
+        started = time.perf_counter()
+        status = 500
 
         async def send_with_id(message: Message) -> None:
+            nonlocal status
             if message["type"] == "http.response.start":
+                status = message["status"]
                 MutableHeaders(scope=message)["X-Request-ID"] = request_id
             await send(message)
 
-        await self.app(scope, receive, send_with_id)
+        try:
+            await self._handle(scope, receive, send_with_id, request_id, declared_length)
+        finally:
+            self._observe(scope, status, time.perf_counter() - started)
+
+    async def _handle(
+        self, scope: Scope, receive: Receive, send: Send, request_id: str, declared_length: int
+    ) -> None:
+        """Pass the request on, refusing bodies over the limit (declared or streamed)."""
+        if declared_length > self.max_body_bytes:
+            await self._too_large(request_id, send)
+            return
+        received = 0
+
+        async def receive_limited() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_body_bytes:
+                    raise BodyTooLarge
+            return message
+
+        try:
+            await self.app(scope, receive_limited, send)
+        except BodyTooLarge:
+            await self._too_large(request_id, send)
+
+    @staticmethod
+    def _observe(scope: Scope, status: int, seconds: float) -> None:
+        """Count the request by route template (never the raw path, which holds codes)."""
+        route = scope.get("route")
+        template = getattr(route, "path", None) or "unmatched"
+        method = scope["method"]
+        HTTP_REQUESTS.labels(method, template, str(status)).inc()
+        HTTP_LATENCY.labels(method, template).observe(seconds)
+        if access_log.isEnabledFor(logging.INFO):
+            access_log.info("%s %s %d %.1fms", method, template, status, seconds * 1000)
+
+    async def _too_large(self, request_id: str, send: Send) -> None:
+        body = json.dumps(
+            {
+                "type": "about:blank",
+                "title": "Request too large",
+                "status": 413,
+                "detail": f"Request bodies are limited to {self.max_body_bytes} bytes.",
+                "code": "request_too_large",
+                "request_id": request_id,
+            }
+        ).encode()
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 413,
+                "headers": [
+                    (b"content-type", b"application/problem+json"),
+                    (b"content-length", str(len(body)).encode()),
+                    (b"connection", b"close"),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})
+
+
+class BodyTooLarge(Exception):
+    """A streamed body went past the limit."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 from alembic import command
@@ -23,7 +24,9 @@ def ensure_sqlite_directory(database_url: str) -> None:
     """Create the folder of a SQLite file, so a fresh checkout needs no set-up."""
     url = make_url(database_url)
     if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:":
-        Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+        # A folder that cannot be made is reported by the database itself when it is opened.
+        with contextlib.suppress(OSError):
+            Path(url.database).parent.mkdir(parents=True, exist_ok=True)
 
 
 def upgrade(database_url: str) -> None:

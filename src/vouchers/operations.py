@@ -1,11 +1,12 @@
-"""Operational routes: liveness and readiness."""
+"""Operational routes: liveness, readiness and metrics."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Response
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
+from vouchers import metrics
 from vouchers.deps import DatabaseDep
 
 router = APIRouter(tags=["operations"])
@@ -30,3 +31,11 @@ async def readyz(database: DatabaseDep) -> JSONResponse:
             headers={"Retry-After": "2"},
         )
     return JSONResponse({"status": "ok", "database": "ok"})
+
+
+@router.get("/metrics", response_class=Response)
+async def prometheus_metrics(database: DatabaseDep) -> Response:
+    """Prometheus metrics of every worker of this server."""
+    metrics.POOL_IN_USE.set(database.connections_in_use())
+    body, content_type = metrics.render()
+    return Response(body, media_type=content_type)

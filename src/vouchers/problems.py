@@ -9,6 +9,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from vouchers.db import is_unavailable
@@ -116,6 +117,10 @@ def install_handlers(app: FastAPI) -> None:
     app.add_exception_handler(ServiceError, _on_service_error)
     app.add_exception_handler(RequestValidationError, _on_validation_error)
     app.add_exception_handler(StarletteHTTPException, _on_http_error)
+    # Database and network failures are handled like domain errors (answered, not
+    # re-raised), so the connection stays usable; anything else is a bug.
+    for failure in (SQLAlchemyError, OSError, TimeoutError):
+        app.add_exception_handler(failure, _on_unexpected)
     app.add_exception_handler(Exception, _on_unexpected)
 
     @app.get("/problems/{code}", response_class=HTMLResponse, include_in_schema=False)

@@ -22,7 +22,9 @@ def answer_response(answer: Answer, headers: dict[str, str] | None = None) -> Re
     media_type = PROBLEM_CONTENT_TYPE if answer.status >= 400 else "application/json"
     if answer.status == 204:
         return Response(status_code=204, headers=all_headers)
-    return Response(answer.body, status_code=answer.status, media_type=media_type, headers=all_headers)
+    return Response(
+        answer.body, status_code=answer.status, media_type=media_type, headers=all_headers
+    )
 
 
 def error_responses(*errors: type[ServiceError]) -> dict[int | str, dict[str, Any]]:
@@ -33,7 +35,9 @@ def error_responses(*errors: type[ServiceError]) -> dict[int | str, dict[str, An
             error.status,
             {
                 "description": "",
-                "content": {PROBLEM_CONTENT_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}},
+                "content": {
+                    PROBLEM_CONTENT_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}
+                },
             },
         )
         codes = [code for code in entry["description"].split(", ") if code]

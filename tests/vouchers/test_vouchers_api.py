@@ -191,7 +191,12 @@ def test_patch_changes_fields_and_null_removes(api: Api) -> None:
     code = voucher["code"]
     response = api.patch(
         f"/v1/vouchers/{code}",
-        {"max_redemptions": 50, "starts_at": None, "per_customer_limit": None, "metadata": {"x": 1}},
+        {
+            "max_redemptions": 50,
+            "starts_at": None,
+            "per_customer_limit": None,
+            "metadata": {"x": 1},
+        },
     )
     assert response.status_code == 200, response.text
     changed = response.json()

@@ -73,8 +73,7 @@ def decide(
         )
     if voucher.starts_at is not None and now < voucher.starts_at:
         raise VoucherNotStarted(
-            f"Voucher {voucher.code} can be redeemed from "
-            f"{format_timestamp(voucher.starts_at)}.",
+            f"Voucher {voucher.code} can be redeemed from {format_timestamp(voucher.starts_at)}.",
             starts_at=format_timestamp(voucher.starts_at),
         )
     remaining = voucher.remaining

@@ -23,6 +23,7 @@ server runs its own groups and waits on the same row locks.
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import logging
 import secrets
@@ -41,12 +42,12 @@ from vouchers.errors import (
     ServiceUnavailable,
     VoucherNotFound,
 )
+from vouchers.metrics import GROUP_SIZE, REDEMPTIONS, REJECTIONS
 from vouchers.redemptions import repository
 from vouchers.redemptions.decision import decide, state_of
 from vouchers.redemptions.idempotency import (
     Answer,
     IdempotencyClaim,
-    encode_json,
     error_answer,
     in_progress_answer,
     replay_or_reject,
@@ -56,7 +57,6 @@ from vouchers.redemptions.schemas import RedemptionRead, RedemptionRequest
 
 logger = logging.getLogger(__name__)
 
-REDEMPTION_ID_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 KEY_REUSED = IdempotencyKeyReused(
     "This Idempotency-Key was used for a different request; use a new key."
 )
@@ -74,8 +74,8 @@ class RedeemCommand:
 
 
 def new_redemption_id() -> str:
-    """An opaque, unguessable redemption id."""
-    return "rdm_" + "".join(secrets.choice(REDEMPTION_ID_ALPHABET) for _ in range(20))
+    """An opaque, unguessable redemption id (100 random bits)."""
+    return "rdm_" + base64.b32encode(secrets.token_bytes(15)).decode()[:20]
 
 
 async def apply_group(
@@ -207,6 +207,16 @@ async def run_group(database: Database, commands: list[RedeemCommand]) -> list[A
         return [error_answer(failure, command.request_id) for command in commands]
 
 
+def observe_group(answers: list[Answer]) -> None:
+    """Record a committed group's size, successes and refusals."""
+    GROUP_SIZE.observe(len(answers))
+    for answer in answers:
+        if answer.status == 201 and not answer.replayed:
+            REDEMPTIONS.inc()
+        elif answer.error is not None:
+            REJECTIONS.labels(answer.error.code).inc()
+
+
 @dataclass
 class _Pending:
     command: RedeemCommand
@@ -258,7 +268,9 @@ class RedemptionEngine:
                 command.request_id,
             )
         if not self.enabled:
-            return (await run_group(self.database, [command]))[0]
+            answers = await run_group(self.database, [command])
+            observe_group(answers)
+            return answers[0]
         future: asyncio.Future[Answer] = asyncio.get_running_loop().create_future()
         await self._queue.put(_Pending(command, future))
         # Shield: a client that disconnects must not cancel a group others share.
@@ -285,6 +297,7 @@ class RedemptionEngine:
                 continue
             self.groups_committed += 1
             self.largest_group = max(self.largest_group, len(group))
+            observe_group(answers)
             for pending, answer in zip(group, answers, strict=True):
                 if not pending.future.done():
                     pending.future.set_result(answer)

@@ -9,8 +9,10 @@ answer (the first attempt committed, so it is replayed): never half of one.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
+import logging
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -20,9 +22,14 @@ from typing import Any
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from vouchers import clock
+from vouchers.db import Database
 from vouchers.errors import IdempotencyInProgress, IdempotencyKeyReused, ServiceError
 from vouchers.redemptions import repository
 
+logger = logging.getLogger(__name__)
+
+PURGE_EVERY_SECONDS = 3600.0
 KEY_PATTERN = re.compile(r"^[\x20-\x7e]{1,255}$")
 KEEP_FOR = timedelta(hours=24)
 STORED_STATUSES = frozenset({200, 201, 202, 204, 404, 409})
@@ -132,3 +139,16 @@ async def run_idempotent(
     if answer.storable:
         await repository.store_responses(connection, [stored_row(claim, answer, now)])
     return answer
+
+
+async def purge_idempotency_keys(database: Database, every: float = PURGE_EVERY_SECONDS) -> None:
+    """Forever: forget keys older than 24 hours, once at start and then every ``every`` seconds."""
+    while True:
+        try:
+            async with database.transaction() as connection:
+                purged = await repository.purge_responses(connection, clock.now() - KEEP_FOR)
+            if purged:
+                logger.info("purged %d idempotency keys older than %s", purged, KEEP_FOR)
+        except Exception as error:  # the next round tries again
+            logger.warning("idempotency purge failed: %s", type(error).__name__)
+        await asyncio.sleep(every)

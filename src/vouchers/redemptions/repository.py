@@ -42,7 +42,9 @@ async def customer_counts(
     return {(row[0], row[1]): row[2] for row in await connection.execute(query)}
 
 
-async def write_counters(connection: AsyncConnection, counts: dict[int, int], now: datetime) -> None:
+async def write_counters(
+    connection: AsyncConnection, counts: dict[int, int], now: datetime
+) -> None:
     """Set each locked voucher's redeemed count (the caller holds the row locks)."""
     if not counts:
         return
@@ -81,9 +83,7 @@ async def insert_redemptions(connection: AsyncConnection, rows: list[dict[str, A
         await connection.execute(insert(redemptions), rows)
 
 
-async def get_redemption(
-    connection: AsyncConnection, redemption_id: str
-) -> Row[Any] | None:
+async def get_redemption(connection: AsyncConnection, redemption_id: str) -> Row[Any] | None:
     """One ledger row with its voucher's code."""
     query = (
         select(*LEDGER_COLUMNS)
@@ -116,9 +116,7 @@ async def list_ledger(
     return list((await connection.execute(query)).all())
 
 
-async def stored_responses(
-    connection: AsyncConnection, keys: Sequence[str]
-) -> dict[str, Row[Any]]:
+async def stored_responses(connection: AsyncConnection, keys: Sequence[str]) -> dict[str, Row[Any]]:
     """Stored idempotent responses for these keys."""
     if not keys:
         return {}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Path, Query, Response
+from fastapi import APIRouter, Body, Path, Query, Request, Response
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from vouchers import clock
@@ -16,6 +16,11 @@ from vouchers.deps import (
     EngineDep,
     RedeemerOnly,
     RequestIdDep,
+    claim_of,
+    parse_code,
+    parse_redemption_request,
+    record_failed_lookup,
+    request_id_of,
 )
 from vouchers.errors import (
     CustomerLimitReached,
@@ -23,6 +28,7 @@ from vouchers.errors import (
     IdempotencyInProgress,
     IdempotencyKeyReused,
     InsufficientRedemptions,
+    MalformedRequest,
     RateLimited,
     RedemptionNotFound,
     ServiceUnavailable,
@@ -46,6 +52,22 @@ admin_router = APIRouter(tags=["redemptions"], dependencies=AdminOnly)
 
 CodePath = Annotated[Code, Path(description="The voucher's code (case-insensitive)")]
 OptionalBody = Annotated[RedemptionRequest | None, Body()]
+REDEEM_OPENAPI = {
+    "requestBody": {
+        "required": False,
+        "content": {
+            "application/json": {"schema": {"$ref": "#/components/schemas/RedemptionRequest"}}
+        },
+    },
+    "parameters": [
+        {
+            "name": "Idempotency-Key",
+            "in": "header",
+            "required": False,
+            "schema": {"type": "string", "minLength": 1, "maxLength": 255},
+        }
+    ],
+}
 AUTH_ERRORS = (Unauthorized, Forbidden, ValidationFailed)
 
 
@@ -55,6 +77,7 @@ AUTH_ERRORS = (Unauthorized, Forbidden, ValidationFailed)
     response_model=RedemptionRead,
     responses=error_responses(
         *AUTH_ERRORS,
+        MalformedRequest,
         VoucherNotFound,
         VoucherExpired,
         VoucherNotStarted,
@@ -67,23 +90,24 @@ AUTH_ERRORS = (Unauthorized, Forbidden, ValidationFailed)
         RateLimited,
         ServiceUnavailable,
     ),
+    openapi_extra=REDEEM_OPENAPI,
 )
-async def redeem(
-    code: CodePath,
-    engine: EngineDep,
-    claim: ClaimDep,
-    request_id: RequestIdDep,
-    body: OptionalBody = None,
-) -> Response:
+async def redeem(code: str, request: Request, engine: EngineDep) -> Response:
     """Redeem a voucher: all of `quantity` or nothing (`exact`), or as many as remain (`up_to`)."""
+    # The hot path parses its body itself (one pydantic call on the raw bytes)
+    # instead of through FastAPI's generic body machinery; the rules are the same.
+    raw = await request.body()
     command = RedeemCommand(
-        code=code,
+        code=parse_code(code),
         key=code_key(code),
-        request=body or RedemptionRequest(),
-        claim=claim,
-        request_id=request_id,
+        request=parse_redemption_request(raw),
+        claim=claim_of(request, raw),
+        request_id=request_id_of(request),
     )
-    return answer_response(await engine.submit(command))
+    answer = await engine.submit(command)
+    if answer.error is not None and answer.error.code == VoucherNotFound.code:
+        await record_failed_lookup(request)
+    return answer_response(answer)
 
 
 @public_router.post(
@@ -92,11 +116,14 @@ async def redeem(
     responses=error_responses(*AUTH_ERRORS, RateLimited, ServiceUnavailable),
 )
 async def validate(
-    code: CodePath, database: DatabaseDep, body: OptionalBody = None
+    request: Request, code: CodePath, database: DatabaseDep, body: OptionalBody = None
 ) -> ValidationResult:
     """Dry run: would this redemption succeed now, and if not, with which error code."""
     async with database.read() as connection:
-        return await service.validate(connection, code, body or RedemptionRequest())
+        result = await service.validate(connection, code, body or RedemptionRequest())
+    if result.code == VoucherNotFound.code:
+        await record_failed_lookup(request)
+    return result
 
 
 @admin_router.get(

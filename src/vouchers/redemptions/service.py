@@ -86,7 +86,9 @@ async def list_redemptions(
     voucher = await voucher_repository.get_by_key(connection, code_key(code))
     if voucher is None:
         raise VoucherNotFound(f"No voucher has the code {code}.")
-    rows = await repository.list_ledger(connection, voucher.id, after_seq=after_seq, limit=limit + 1)
+    rows = await repository.list_ledger(
+        connection, voucher.id, after_seq=after_seq, limit=limit + 1
+    )
     more = len(rows) > limit
     rows = rows[:limit]
     next_cursor = encode_cursor(rows[-1].seq) if more and rows else None

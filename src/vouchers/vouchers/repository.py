@@ -33,7 +33,8 @@ VoucherRow = Row[Any]
 async def insert_voucher(connection: AsyncConnection, values: dict[str, Any]) -> VoucherRow:
     """Insert one voucher and return its row (IntegrityError if the code exists)."""
     result = await connection.execute(insert(vouchers).values(**values).returning(vouchers))
-    return result.one()
+    row: VoucherRow = result.one()
+    return row
 
 
 async def get_by_key(
@@ -100,7 +101,8 @@ async def update_voucher(
 ) -> VoucherRow:
     """Write changed fields of one voucher and return its new row."""
     query = update(vouchers).where(vouchers.c.id == voucher_id).values(**values)
-    return (await connection.execute(query.returning(vouchers))).one()
+    row: VoucherRow = (await connection.execute(query.returning(vouchers))).one()
+    return row
 
 
 async def has_redemptions(connection: AsyncConnection, voucher_id: int) -> bool:

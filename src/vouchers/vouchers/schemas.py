@@ -59,4 +59,3 @@ class VoucherRead(BaseModel):
     metadata: dict[str, Any]
     created_at: datetime
     updated_at: datetime
-

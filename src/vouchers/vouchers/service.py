@@ -172,9 +172,7 @@ async def update_voucher(
     row = await repository.get_by_key(connection, code_key(code), for_update=True)
     if row is None:
         raise VoucherNotFound(f"No voucher has the code {code}.")
-    check_window(
-        changes.get("starts_at", row.starts_at), changes.get("expires_at", row.expires_at)
-    )
+    check_window(changes.get("starts_at", row.starts_at), changes.get("expires_at", row.expires_at))
     new_max = changes.get("max_redemptions", row.max_redemptions)
     if new_max < row.redeemed:
         raise LimitBelowRedeemed(

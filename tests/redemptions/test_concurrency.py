@@ -1,0 +1,113 @@
+"""Many clients against a real server with two workers: the limit holds and the ledger agrees."""
+
+from __future__ import annotations
+
+import random
+import threading
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import requests
+
+from tests.support import Api, Server, ledger_sum, unique_code
+
+REQUESTS = 400
+THREADS = 48
+
+
+def _fire(url: str, bodies: list[dict[str, Any]]) -> list[tuple[int, dict[str, Any]]]:
+    """Send every body concurrently from many threads; return (status, json) per request."""
+    local = threading.local()
+
+    def send(body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        session = getattr(local, "session", None)
+        if session is None:
+            session = local.session = requests.Session()
+        response = session.post(url, json=body, timeout=60)
+        return response.status_code, response.json()
+
+    with ThreadPoolExecutor(THREADS) as pool:
+        return list(pool.map(send, bodies))
+
+
+def _two_worker_server(fresh_db: str, tmp_path: Path) -> Server:
+    return Server(fresh_db, tmp_path / "data", workers=2).start()
+
+
+def test_limit_of_50_under_400_concurrent_redemptions(fresh_db: str, tmp_path: Path) -> None:
+    server = _two_worker_server(fresh_db, tmp_path)
+    try:
+        api = Api(server.url)
+        code = api.create_voucher(code=unique_code("HOT"), max_redemptions=50)["code"]
+        results = _fire(f"{server.url}/v1/vouchers/{code}/redemptions", [{}] * REQUESTS)
+        statuses = Counter(status for status, _ in results)
+        assert statuses == {201: 50, 409: 350}, statuses
+        assert {body["code"] for status, body in results if status == 409} == {"voucher_exhausted"}
+        remainings = sorted(body["remaining"] for status, body in results if status == 201)
+        assert remainings == list(range(50)), "each success saw a distinct remaining count"
+        voucher = api.get(f"/v1/vouchers/{code}").json()
+        assert voucher["redeemed"] == 50 and voucher["status"] == "exhausted"
+        assert ledger_sum(api, code) == (50, 50)
+    finally:
+        server.stop()
+
+
+def test_mixed_quantities_and_up_to_never_overshoot(fresh_db: str, tmp_path: Path) -> None:
+    server = _two_worker_server(fresh_db, tmp_path)
+    try:
+        api = Api(server.url)
+        code = api.create_voucher(code=unique_code("MIX"), max_redemptions=300)["code"]
+        rng = random.Random(7)
+        bodies = [
+            {"quantity": rng.randint(1, 5), "mode": rng.choice(["exact", "up_to"])}
+            for _ in range(REQUESTS)
+        ]
+        results = _fire(f"{server.url}/v1/vouchers/{code}/redemptions", bodies)
+        granted = 0
+        for body, (status, answer) in zip(bodies, results, strict=True):
+            if status == 201:
+                granted += answer["quantity"]
+                if body["mode"] == "exact":
+                    assert answer["quantity"] == body["quantity"]
+                else:
+                    assert 1 <= answer["quantity"] <= body["quantity"]
+            else:
+                assert status == 409, answer
+                allowed = {"voucher_exhausted", "insufficient_redemptions"}
+                if body["mode"] == "up_to":
+                    allowed = {"voucher_exhausted"}
+                assert answer["code"] in allowed, (body, answer)
+        # Demand (about 1,200) far exceeds 300: up_to requests drain the voucher exactly.
+        assert granted == 300
+        voucher = api.get(f"/v1/vouchers/{code}").json()
+        assert voucher["redeemed"] == 300 and voucher["remaining"] == 0
+        assert ledger_sum(api, code)[0] == 300
+    finally:
+        server.stop()
+
+
+def test_many_vouchers_at_once_stay_separate(fresh_db: str, tmp_path: Path) -> None:
+    server = _two_worker_server(fresh_db, tmp_path)
+    try:
+        api = Api(server.url)
+        codes = [api.create_voucher(max_redemptions=7)["code"] for _ in range(8)]
+        bodies = [{"code": codes[n % len(codes)]} for n in range(REQUESTS)]
+        local = threading.local()
+
+        def send(body: dict[str, Any]) -> int:
+            session = getattr(local, "session", None)
+            if session is None:
+                session = local.session = requests.Session()
+            url = f"{server.url}/v1/vouchers/{body['code']}/redemptions"
+            return session.post(url, json={}, timeout=60).status_code
+
+        with ThreadPoolExecutor(THREADS) as pool:
+            statuses = Counter(pool.map(send, bodies))
+        assert statuses == {201: 7 * len(codes), 409: REQUESTS - 7 * len(codes)}
+        for code in codes:
+            assert api.get(f"/v1/vouchers/{code}").json()["redeemed"] == 7
+            assert ledger_sum(api, code) == (7, 7)
+    finally:
+        server.stop()
