@@ -130,3 +130,30 @@ def test_with_a_redeem_key_the_page_needs_it(keyed_server: Server) -> None:
     accepted = _redeem(keyed_server.url, code, "1", redeem_key=REDEEM_KEY)
     assert accepted.status_code == 200 and "Redeemed 1 time on voucher" in _text(accepted)
     assert api.get(f"/v1/vouchers/{code}").json()["redeemed"] == 1
+
+
+@pytest.fixture(scope="module")
+def limited_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """A SQLite server that allows two unknown codes per address a minute."""
+    tmp_path: Path = tmp_path_factory.mktemp("limited")
+    with fresh_database("sqlite", tmp_path) as url:
+        running = Server(url, tmp_path / "data", env={"VOUCHERS_LOOKUP_LIMIT": "2"}).start()
+        try:
+            yield running
+        finally:
+            running.stop()
+
+
+def test_guessing_codes_on_the_page_is_rate_limited(limited_server: Server) -> None:
+    api = Api(limited_server.url)
+    real = api.create_voucher(max_redemptions=5)["code"]
+    for _ in range(2):
+        assert _redeem(limited_server.url, unique_code("GUESS")).status_code == 404
+    blocked = _redeem(limited_server.url, unique_code("GUESS"))
+    assert blocked.status_code == 429
+    assert int(blocked.headers["Retry-After"]) > 0
+    assert "Too many unknown codes were tried from your connection." in _text(blocked)
+    # Once over the limit, every public request from the address waits, real codes too.
+    assert _redeem(limited_server.url, real).status_code == 429
+    assert Api(limited_server.url, key=None).redeem(real).status_code == 429
+    assert api.get(f"/v1/vouchers/{real}").json()["redeemed"] == 0

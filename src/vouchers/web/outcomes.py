@@ -127,10 +127,12 @@ def failure(payload: dict[str, Any], *, quantity: int, zone: ZoneInfo) -> Outcom
             )
         return Outcome(False, "Some fields need fixing.", "Correct them and try again.")
     if code == "rate_limited":
+        wait = int(payload.get("retry_after") or 60)
         return Outcome(
             False,
-            "Too many attempts from your connection.",
-            "Wait a minute, then try again. Nothing was redeemed.",
+            "Too many unknown codes were tried from your connection.",
+            f"Wait {_plural(wait, 'second')}, check the code, then try again. "
+            "Nothing was redeemed.",
         )
     if code in ("idempotency_key_reused", "idempotency_in_progress"):
         return Outcome(

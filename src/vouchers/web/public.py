@@ -14,7 +14,9 @@ from pydantic import ValidationError
 from vouchers.auth import Keys
 from vouchers.codes import clean_code, code_key
 from vouchers.config import Settings
-from vouchers.deps import EngineDep, RequestIdDep
+from vouchers.deps import EngineDep, RequestIdDep, client_address_of
+from vouchers.errors import RateLimited, VoucherNotFound
+from vouchers.ratelimit import Guard
 from vouchers.redemptions.engine import RedeemCommand
 from vouchers.redemptions.idempotency import IdempotencyClaim, fingerprint
 from vouchers.redemptions.schemas import RedemptionRequest
@@ -67,10 +69,12 @@ async def redeem_submit(
 ) -> HTMLResponse:
     """Redeem through the redemption engine and say what happened, in plain words.
 
-    The form carries a one-time id used as an idempotency key, so sending the
-    same form twice (a double click, a reload) redeems once and shows the same
-    answer again. The page uses no cookies, so there is nothing for a
-    cross-site request to borrow: it can do only what anyone can do here.
+    Like the API's redeem route it is rate limited per address (unknown codes
+    count against it) and honours VOUCHERS_REDEEM_KEY. The form carries a
+    one-time id used as an idempotency key, so sending the same form twice (a
+    double click, a reload) redeems once and shows the same answer again. The
+    page uses no cookies, so there is nothing for a cross-site request to
+    borrow: it can do only what anyone can do here.
     """
     form = await read_form(request)
     values = {
@@ -78,6 +82,19 @@ async def redeem_submit(
         "quantity": form.get("quantity", "").strip()[:20],
         "customer_id": form.get("customer_id", "").strip()[:200],
     }
+    guard: Guard = request.app.state.guard
+    address = client_address_of(request)
+    try:
+        await guard.check(address)
+    except RateLimited as error:
+        outcome = failure(
+            {"code": RateLimited.code, "retry_after": error.retry_after},
+            quantity=0,
+            zone=request.app.state.settings.zone,
+        )
+        response = _page(request, values=values, outcome=outcome, status_code=429)
+        response.headers.update(error.headers())
+        return response
     keys = _keys(request)
     if keys.redeem is not None:
         presented = form.get("redeem_key") or None
@@ -120,7 +137,6 @@ async def redeem_submit(
         path = f"/v1/vouchers/{code}/redemptions"
         claim = IdempotencyClaim(IDEMPOTENCY_PREFIX + form_id, fingerprint("POST", path, body))
 
-    # The rate limiter of public routes (API.md, Auth) applies here too once it lands.
     answer = await engine.submit(
         RedeemCommand(
             code=code,
@@ -131,6 +147,8 @@ async def redeem_submit(
         )
     )
     payload = json.loads(answer.body)
+    if payload.get("code") == VoucherNotFound.code:
+        await guard.record_failed_lookup(address)
     if answer.status == 201:
         outcome = success(payload, replayed=answer.replayed)
         return _page(request, values={"code": code, "quantity": "1"}, outcome=outcome)
