@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.support import Api, Server, fresh_database, unique_code
-from tests.web.helpers import form_id_from
+from tests.support import ADMIN_KEY, Api, Server, fresh_database, unique_code
+from tests.web.helpers import csrf_from, form_id_from
 
 REDEEM_KEY = "test-redeem-key-0123456789abcdef"
 
@@ -132,10 +132,9 @@ def test_with_a_redeem_key_the_page_needs_it(keyed_server: Server) -> None:
     assert api.get(f"/v1/vouchers/{code}").json()["redeemed"] == 1
 
 
-@pytest.fixture(scope="module")
-def limited_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    """A SQLite server that allows two unknown codes per address a minute."""
-    tmp_path: Path = tmp_path_factory.mktemp("limited")
+@pytest.fixture
+def limited_server(tmp_path: Path) -> Iterator[Server]:
+    """A fresh SQLite server that allows two unknown codes per address a minute."""
     with fresh_database("sqlite", tmp_path) as url:
         running = Server(url, tmp_path / "data", env={"VOUCHERS_LOOKUP_LIMIT": "2"}).start()
         try:
@@ -157,3 +156,25 @@ def test_guessing_codes_on_the_page_is_rate_limited(limited_server: Server) -> N
     assert _redeem(limited_server.url, real).status_code == 429
     assert Api(limited_server.url, key=None).redeem(real).status_code == 429
     assert api.get(f"/v1/vouchers/{real}").json()["redeemed"] == 0
+
+
+def test_wrong_admin_keys_count_against_the_same_budget(limited_server: Server) -> None:
+    page = requests.Session()
+    for _ in range(2):
+        form = page.get(limited_server.url + "/admin/sign-in", timeout=30).text
+        wrong = page.post(
+            limited_server.url + "/admin/sign-in",
+            data={"admin_key": "wrong-key-0000000000000", "csrf_token": csrf_from(form)},
+            allow_redirects=False,
+            timeout=30,
+        )
+        assert wrong.status_code == 401
+    form = page.get(limited_server.url + "/admin/sign-in", timeout=30).text
+    blocked = page.post(
+        limited_server.url + "/admin/sign-in",
+        data={"admin_key": ADMIN_KEY, "csrf_token": csrf_from(form)},
+        allow_redirects=False,
+        timeout=30,
+    )
+    assert blocked.status_code == 429 and "Too many failed attempts" in blocked.text
+    assert "vouchers_console" not in blocked.cookies

@@ -27,14 +27,16 @@ from vouchers.auth import Keys
 from vouchers.codes import CODE_PATTERN, clean_code
 from vouchers.config import Settings
 from vouchers.db import Database
-from vouchers.deps import DatabaseDep, RequestIdDep, SettingsDep
+from vouchers.deps import DatabaseDep, RequestIdDep, SettingsDep, client_address_of
 from vouchers.errors import (
     CodeTaken,
     LimitBelowRedeemed,
+    RateLimited,
     RedemptionNotFound,
     ValidationFailed,
     VoucherNotFound,
 )
+from vouchers.ratelimit import Guard
 from vouchers.redemptions import service as redemption_service
 from vouchers.redemptions.idempotency import Answer, IdempotencyClaim, fingerprint, run_idempotent
 from vouchers.redemptions.schemas import DailyRedemptions
@@ -163,7 +165,7 @@ async def sign_in_page(request: Request) -> Response:
 
 @router.post("/sign-in", response_class=HTMLResponse)
 async def sign_in(request: Request) -> Response:
-    """Check the admin key and start a session in an HttpOnly, SameSite=Strict cookie."""
+    """Check the admin key (rate limited per address) and start a session cookie."""
     form = await read_form(request)
     next_path = safe_next(form.get("next"))
     secret = session_secret(request)
@@ -174,19 +176,35 @@ async def sign_in(request: Request) -> Response:
             error="The sign-in form expired. Enter the key again.",
             status_code=403,
         )
+    guard: Guard = request.app.state.guard
+    address = client_address_of(request)
+    try:
+        await guard.check(address)
+    except RateLimited as error:
+        response = _sign_in_page(
+            request,
+            next_path=next_path,
+            error=f"Too many failed attempts from your address; wait {error.retry_after} "
+            "seconds, then try again.",
+            status_code=429,
+        )
+        response.headers.update(error.headers())
+        return response
     keys: Keys = request.app.state.keys
     presented = form.get("admin_key", "").strip() or None
     if not keys.is_admin(presented):
+        # A wrong key counts like an unknown voucher code against the address's budget.
+        await guard.record_failed_lookup(address)
         message = (
             "That is the redeem key: it can only redeem. Sign in with the admin key."
             if keys.is_redeemer(presented)
             else "That is not the admin key. Check it and try again."
         )
         return _sign_in_page(request, next_path=next_path, error=message, status_code=401)
-    response = RedirectResponse(next_path, status_code=303)
-    _set_cookie(request, response, SESSION_COOKIE, issue_session(secret), SESSION_MAX_AGE)
-    _delete_cookie(request, response, SIGN_IN_COOKIE)
-    return response
+    signed_in = RedirectResponse(next_path, status_code=303)
+    _set_cookie(request, signed_in, SESSION_COOKIE, issue_session(secret), SESSION_MAX_AGE)
+    _delete_cookie(request, signed_in, SIGN_IN_COOKIE)
+    return signed_in
 
 
 @router.post("/sign-out")
@@ -717,6 +735,3 @@ async def reverse_redemption(
 async def new_batch_page(request: Request, session: SessionDep) -> HTMLResponse:
     """The form that generates a batch of codes, with live progress and a CSV download."""
     return _console(request, session, "admin/new_batch.html", {})
-
-
-__all__ = ["chart_bars", "read_form", "router"]
