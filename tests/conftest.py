@@ -45,6 +45,12 @@ def api(server: Server) -> Api:
 
 
 @pytest.fixture
+def server_log(server: Server) -> str:
+    """What the shared server has logged so far."""
+    return server.log()
+
+
+@pytest.fixture
 def public(server: Server) -> Api:
     """A client of the shared server with no key."""
     return Api(server.url, key=None)

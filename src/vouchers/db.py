@@ -27,8 +27,6 @@ metadata = MetaData(naming_convention=NAMING_CONVENTION)
 # SQLite only auto-increments a column declared exactly INTEGER PRIMARY KEY.
 Id = BigInteger().with_variant(Integer(), "sqlite")
 
-SQLITE_BUSY_TIMEOUT_MS = 10_000
-
 
 class UtcDateTime(TypeDecorator[datetime]):
     """An aware UTC timestamp on every database (SQLite stores naive UTC text)."""
@@ -77,9 +75,9 @@ def create_engine(url: str, *, pool_size: int = 10, timeout: float = 5.0) -> Asy
             pool_size=pool_size,
             max_overflow=0,
             pool_timeout=timeout,
-            connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
+            connect_args={"timeout": timeout},
         )
-        _configure_sqlite(engine)
+        _configure_sqlite(engine, busy_timeout_ms=int(timeout * 1000))
         return engine
     return create_async_engine(
         full_url,
@@ -91,7 +89,7 @@ def create_engine(url: str, *, pool_size: int = 10, timeout: float = 5.0) -> Asy
     )
 
 
-def _configure_sqlite(engine: AsyncEngine) -> None:
+def _configure_sqlite(engine: AsyncEngine, busy_timeout_ms: int) -> None:
     """WAL, synchronous=FULL, and BEGIN IMMEDIATE for every write transaction.
 
     Python's sqlite3 module would otherwise begin transactions lazily (deferred),
@@ -107,7 +105,7 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=FULL")
-        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute(f"PRAGMA busy_timeout={busy_timeout_ms}")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()
 

@@ -35,7 +35,7 @@ async def _run_online() -> None:
     )
     if not url:
         raise RuntimeError("no database URL given to the migrations")
-    engine = create_engine(url, pool_size=1)
+    engine = create_engine(url, pool_size=1, timeout=60)
     try:
         async with engine.connect() as connection:
             await connection.run_sync(_run)

@@ -37,7 +37,6 @@ from vouchers import clock
 from vouchers.db import Database, is_unavailable
 from vouchers.errors import (
     IdempotencyKeyReused,
-    InternalError,
     ServiceError,
     ServiceUnavailable,
     VoucherNotFound,
@@ -195,15 +194,15 @@ async def run_group(database: Database, commands: list[RedeemCommand]) -> list[A
         async with database.transaction() as connection:
             return await apply_group(connection, commands, clock.now())
     except Exception as error:
-        failure: ServiceError
+        # Whatever failed, the transaction rolled back: nothing of the group was
+        # applied, so every member may safely retry (in another group).
         if is_unavailable(error):
             logger.warning("redemption group of %d failed: %s", len(commands), type(error).__name__)
-            failure = ServiceUnavailable(
-                "The database could not commit this redemption; nothing was redeemed. Retry."
-            )
         else:
             logger.exception("redemption group of %d failed", len(commands))
-            failure = InternalError("The redemption failed; nothing was redeemed.")
+        failure = ServiceUnavailable(
+            "The redemption could not be committed; nothing was redeemed. Retry."
+        )
         return [error_answer(failure, command.request_id) for command in commands]
 
 
