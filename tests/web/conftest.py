@@ -1,4 +1,11 @@
-"""Fixtures of the web suites: one headless Chromium per session (Debian's, never downloaded)."""
+"""Fixtures of the web suites: headless Chromium (Debian's, never downloaded).
+
+The browser is module-scoped on purpose: Playwright's sync API keeps an event
+loop running in the main thread while a browser is open, and other suites call
+``asyncio.run`` in that thread. A module-scoped browser is closed as soon as
+pytest leaves the module, so it is never open while other suites run (and two
+browsers are never open at once).
+"""
 
 from __future__ import annotations
 
@@ -11,7 +18,7 @@ from tests.support import Server
 from tests.web.helpers import CHROMIUM, CHROMIUM_ARGS, Console
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     """Headless /usr/bin/chromium driven by Playwright; skips with a reason when missing."""
     if not CHROMIUM.exists():
