@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -36,6 +36,15 @@ def format_when(value: datetime | None, zone: ZoneInfo) -> str:
     return local.strftime("%Y-%m-%d %H:%M ") + (local.tzname() or zone.key)
 
 
+def format_until(value: datetime, zone: ZoneInfo) -> str:
+    """An (exclusive) expiry: "end of <day>" when it falls at midnight, else the timestamp."""
+    local = value.astimezone(zone)
+    if (local.hour, local.minute, local.second, local.microsecond) == (0, 0, 0, 0):
+        last = (local - timedelta(days=1)).date()
+        return f"end of {last.isoformat()} ({local.tzname() or zone.key})"
+    return format_when(value, zone)
+
+
 def render(
     request: Request, template: str, context: dict[str, Any], status_code: int = 200
 ) -> HTMLResponse:
@@ -46,7 +55,16 @@ def render(
     def when(value: datetime | None) -> str:
         return format_when(value, zone)
 
+    def until(value: datetime) -> str:
+        return format_until(value, zone)
+
     html = environment.get_template(template).render(
-        {"request_path": request.url.path, "zone_name": zone.key, "when": when, **context}
+        {
+            "request_path": request.url.path,
+            "zone_name": zone.key,
+            "when": when,
+            "until": until,
+            **context,
+        }
     )
     return HTMLResponse(html, status_code=status_code)
