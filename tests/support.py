@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -53,10 +54,25 @@ async def _admin_execute(statement: str) -> None:
         await connection.close()
 
 
+def _run_admin(statement: str) -> None:
+    """Run one admin statement, even while this thread runs an event loop.
+
+    Playwright's sync API keeps an event loop running in the main thread while
+    a browser is open, and asyncio.run refuses to nest in it: use a thread then.
+    """
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        asyncio.run(_admin_execute(statement))
+        return
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pool.submit(lambda: asyncio.run(_admin_execute(statement))).result()
+
+
 def create_postgres_database() -> str:
     """Create an empty database on the test PostgreSQL server; return its URL."""
     name = f"vouchers_test_{secrets.token_hex(6)}"
-    asyncio.run(_admin_execute(f'CREATE DATABASE "{name}"'))
+    _run_admin(f'CREATE DATABASE "{name}"')
     url = make_url(postgres_url() or "").set(database=name)
     return url.render_as_string(hide_password=False)
 
@@ -64,7 +80,7 @@ def create_postgres_database() -> str:
 def drop_postgres_database(url: str) -> None:
     """Drop a database made by create_postgres_database."""
     name = make_url(url).database
-    asyncio.run(_admin_execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    _run_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @contextmanager

@@ -27,6 +27,7 @@ from vouchers.redemptions.router import admin_router as redemption_admin_router
 from vouchers.redemptions.router import public_router as redemption_public_router
 from vouchers.redemptions.router import redeem_router
 from vouchers.vouchers.router import router as vouchers_router
+from vouchers.web import install as install_web
 
 logger = logging.getLogger(__name__)
 
@@ -117,6 +118,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(redemption_public_router)
     app.include_router(redemption_admin_router)
     app.include_router(batches_router)
+
+    # Web console (/admin) and public redeem page (/): see vouchers.web.
+    install_web(app)
 
     original_openapi = app.openapi
 

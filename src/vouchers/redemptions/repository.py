@@ -14,7 +14,9 @@ from sqlalchemy import (
     and_,
     any_,
     bindparam,
+    case,
     delete,
+    func,
     insert,
     select,
     text,
@@ -222,3 +224,35 @@ async def try_lock_keys(connection: AsyncConnection, keys: Sequence[str]) -> set
         if (await connection.execute(statement, {"lock_id": lock_id})).scalar():
             locked.add(key)
     return locked
+
+
+async def daily_totals(
+    connection: AsyncConnection, since: datetime, *, newest_rows: int
+) -> tuple[dict[str, int], bool]:
+    """Net redeemed quantity per UTC day since ``since``, from the newest ``newest_rows`` rows.
+
+    The ledger has no index on ``created_at``, so the scan is bounded by the
+    primary key: only the newest ``newest_rows`` rows are read, in one pass.
+    The second value says whether that bound cut into the period (older days
+    of it may then be missing).
+    """
+    recent = (
+        select(redemptions.c.created_at, redemptions.c.quantity, redemptions.c.reversed_at)
+        .order_by(redemptions.c.seq.desc())
+        .limit(newest_rows)
+        .subquery()
+    )
+    day: ColumnElement[Any]
+    if connection.dialect.name == "postgresql":
+        day = func.to_char(func.timezone("UTC", recent.c.created_at), "YYYY-MM-DD")
+    else:  # SQLite stores naive UTC text: 'YYYY-MM-DD HH:MM:SS...'
+        day = func.substr(recent.c.created_at, 1, 10)
+    labelled = day.label("day")
+    net = func.sum(case((recent.c.reversed_at.is_(None), recent.c.quantity), else_=0))
+    query = select(labelled, net, func.count()).group_by(labelled)
+    rows = [(str(row[0]), int(row[1] or 0), int(row[2])) for row in await connection.execute(query)]
+    first_day = since.date().isoformat()
+    found = {name: total for name, total, _ in rows if name >= first_day}
+    read = sum(count for _, _, count in rows)
+    oldest = min((name for name, _, _ in rows), default=first_day)
+    return found, read >= newest_rows and oldest >= first_day

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
@@ -39,3 +39,17 @@ class ValidationResult(BaseModel):
     code: str | None
     remaining: int
     expires_at: datetime | None
+
+
+class DayTotal(BaseModel):
+    """Net redeemed quantity on one UTC day."""
+
+    day: date
+    quantity: int
+
+
+class DailyRedemptions(BaseModel):
+    """Redemptions per day over a period, oldest day first."""
+
+    days: list[DayTotal]
+    truncated: bool

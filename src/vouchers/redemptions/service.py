@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -12,7 +13,13 @@ from vouchers.errors import RedemptionNotFound, ServiceError, ValidationFailed, 
 from vouchers.pagination import BadCursor, decode_cursor, encode_cursor
 from vouchers.redemptions import repository
 from vouchers.redemptions.decision import decide, state_of
-from vouchers.redemptions.schemas import RedemptionRead, RedemptionRequest, ValidationResult
+from vouchers.redemptions.schemas import (
+    DailyRedemptions,
+    DayTotal,
+    RedemptionRead,
+    RedemptionRequest,
+    ValidationResult,
+)
 from vouchers.schemas import Page
 from vouchers.vouchers import repository as voucher_repository
 
@@ -114,3 +121,18 @@ async def reverse(connection: AsyncConnection, redemption_id: str) -> Redemption
     reversed_row = await repository.get_redemption(connection, redemption_id)
     assert reversed_row is not None
     return to_read(reversed_row)
+
+
+async def daily_redemptions(
+    connection: AsyncConnection, *, days: int = 30, newest_rows: int = 100_000
+) -> DailyRedemptions:
+    """Net redeemed quantity per UTC day over the last ``days`` days, today included."""
+    today = clock.now().astimezone(UTC).date()
+    first = today - timedelta(days=days - 1)
+    since = datetime.combine(first, time(0), tzinfo=UTC)
+    found, truncated = await repository.daily_totals(connection, since, newest_rows=newest_rows)
+    totals = [
+        DayTotal(day=day, quantity=found.get(day.isoformat(), 0))
+        for day in (first + timedelta(days=n) for n in range(days))
+    ]
+    return DailyRedemptions(days=totals, truncated=truncated)

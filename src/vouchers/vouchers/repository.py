@@ -5,7 +5,20 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, delete, exists, false, insert, not_, or_, select, true, update
+from sqlalchemy import (
+    and_,
+    case,
+    delete,
+    exists,
+    false,
+    func,
+    insert,
+    not_,
+    or_,
+    select,
+    true,
+    update,
+)
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.elements import ColumnElement
@@ -101,3 +114,47 @@ async def has_redemptions(connection: AsyncConnection, voucher_id: int) -> bool:
 async def delete_voucher(connection: AsyncConnection, voucher_id: int) -> None:
     """Delete one voucher row."""
     await connection.execute(delete(vouchers).where(vouchers.c.id == voucher_id))
+
+
+# Read-only queries of the web console's dashboard.
+
+
+async def count_by_status(connection: AsyncConnection, now: datetime) -> dict[VoucherStatus, int]:
+    """How many vouchers have each status, in one pass over the table (no index can help)."""
+    columns = [
+        func.coalesce(func.sum(case((status_condition(status, now), 1), else_=0)), 0).label(
+            status.value
+        )
+        for status in VoucherStatus
+    ]
+    row = (await connection.execute(select(*columns).select_from(vouchers))).one()
+    return {status: int(row._mapping[status.value]) for status in VoucherStatus}
+
+
+async def running_low(
+    connection: AsyncConnection, now: datetime, *, fraction_denominator: int, limit: int
+) -> list[VoucherRow]:
+    """Active vouchers with at most 1/``fraction_denominator`` of their limit left, fewest first."""
+    remaining = vouchers.c.max_redemptions - vouchers.c.redeemed
+    query = (
+        select(vouchers)
+        .where(status_condition(VoucherStatus.active, now))
+        .where(remaining * fraction_denominator <= vouchers.c.max_redemptions)
+        .order_by(remaining, vouchers.c.id.desc())
+        .limit(limit)
+    )
+    return list((await connection.execute(query)).all())
+
+
+async def expiring_soon(
+    connection: AsyncConnection, now: datetime, until: datetime, *, limit: int
+) -> list[VoucherRow]:
+    """Active vouchers that expire before ``until``, soonest first."""
+    query = (
+        select(vouchers)
+        .where(status_condition(VoucherStatus.active, now))
+        .where(vouchers.c.expires_at < until)
+        .order_by(vouchers.c.expires_at, vouchers.c.id)
+        .limit(limit)
+    )
+    return list((await connection.execute(query)).all())

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -196,3 +196,27 @@ async def delete_voucher(connection: AsyncConnection, code: str) -> None:
             f"Voucher {row.code} has redemptions; disable it instead of deleting it."
         )
     await repository.delete_voucher(connection, row.id)
+
+
+# Read-only views of the web console's dashboard.
+
+
+async def status_counts(connection: AsyncConnection) -> dict[VoucherStatus, int]:
+    """How many vouchers have each status now."""
+    return await repository.count_by_status(connection, clock.now())
+
+
+async def running_low(connection: AsyncConnection, *, limit: int = 8) -> list[VoucherRead]:
+    """Active vouchers with a fifth or less of their redemptions left, fewest first."""
+    now = clock.now()
+    rows = await repository.running_low(connection, now, fraction_denominator=5, limit=limit)
+    return [to_read(row, now) for row in rows]
+
+
+async def expiring_soon(
+    connection: AsyncConnection, *, within: timedelta, limit: int = 8
+) -> list[VoucherRead]:
+    """Active vouchers that expire within ``within``, soonest first."""
+    now = clock.now()
+    rows = await repository.expiring_soon(connection, now, now + within, limit=limit)
+    return [to_read(row, now) for row in rows]
