@@ -113,7 +113,7 @@ async def redeem(code: str, request: Request, engine: EngineDep) -> Response:
 @public_router.post(
     "/{code}/validate",
     response_model=ValidationResult,
-    responses=error_responses(*AUTH_ERRORS, RateLimited, ServiceUnavailable),
+    responses=error_responses(*AUTH_ERRORS, MalformedRequest, RateLimited, ServiceUnavailable),
 )
 async def validate(
     request: Request, code: CodePath, database: DatabaseDep, body: OptionalBody = None
