@@ -261,3 +261,11 @@ def test_delete_with_ledger_is_refused_even_if_reversed(api: Api) -> None:
     assert api.post(f"/v1/redemptions/{redemption['id']}/reversal").status_code == 200
     assert_problem(api.delete(f"/v1/vouchers/{code}"), 409, "voucher_has_redemptions")
     assert api.get(f"/v1/vouchers/{code}").status_code == 200
+
+
+@pytest.mark.parametrize("path", ["/v1/vouchers", "/v1/vouchers/ANY/validate"])
+@pytest.mark.parametrize("raw", [b"\xff", b'{"code": "\xff"}'])
+def test_body_that_is_not_utf8_is_400(api: Api, path: str, raw: bytes) -> None:
+    """Found by the schema fuzzer: such a body was 400 'http_error' with type about:blank."""
+    response = api.request("POST", path, data=raw, headers={"Content-Type": "application/json"})
+    assert_problem(response, 400, "malformed_request")
