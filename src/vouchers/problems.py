@@ -85,7 +85,7 @@ async def _on_http_error(request: Request, error: Exception) -> JSONResponse:
         return problem_response(MalformedRequest("The request body is not valid JSON."), request)
     code = HTTP_ERROR_CODES.get(error.status_code, "http_error")
     body = {
-        "type": "about:blank",
+        "type": f"/problems/{code}",
         "title": str(error.detail),
         "status": error.status_code,
         "detail": str(error.detail),
