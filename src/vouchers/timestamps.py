@@ -25,7 +25,8 @@ def parse_time_input(value: object) -> date | datetime:
             raise ValueError(OUT_OF_RANGE)
         return day
     try:
-        parsed = datetime.fromisoformat(text)
+        # RFC 3339 allows a lower-case 't' and 'z'; Python's parser wants them upper-case.
+        parsed = datetime.fromisoformat(text.upper())
     except ValueError as error:
         raise ValueError("expected an RFC 3339 timestamp or a YYYY-MM-DD date") from error
     if parsed.tzinfo is None or parsed.utcoffset() is None:

@@ -282,3 +282,9 @@ def test_timestamps_at_the_edge_of_the_calendar_are_422(api: Api, value: str) ->
     for field in ("expires_at", "starts_at"):
         patched = api.patch(f"/v1/vouchers/{code}", {field: value})
         assert_problem(patched, 422, "validation_error")
+
+
+def test_lower_case_t_and_z_are_rfc_3339(api: Api) -> None:
+    """Found probing RFC 3339 forms after a fuzzer finding: 't' and 'z' were 422."""
+    voucher = api.create_voucher(expires_at="2098-01-01t02:00:00z")
+    assert voucher["expires_at"] == "2098-01-01T02:00:00Z"
