@@ -322,11 +322,15 @@ class VoucherModel(RuleBasedStateMachine):
     @initialize(
         maxima=st.tuples(st.integers(1, 6), st.integers(1, 6)),
         limit=st.one_of(st.none(), st.integers(1, 3)),
+        taken=st.integers(0, 3),
     )
-    def two_vouchers(self, maxima: tuple[int, int], limit: int | None) -> None:
-        """Start with two active vouchers, the second maybe with a per-customer limit."""
+    def two_vouchers(self, maxima: tuple[int, int], limit: int | None, taken: int) -> None:
+        """Start with two active vouchers (the second maybe with a per-customer limit), used."""
         self.create(NAMES[0], 0, maxima[0], 24, None, None, timedelta(0))
         self.create(NAMES[1], 0, maxima[1], 24, None, limit, timedelta(0))
+        if taken:
+            self.redeem(NAMES[0], 0, taken, "up_to", None, None, False, 1)
+        self.redeem(NAMES[1], 0, None, None, CUSTOMERS[0], None, False, 1)
 
     @rule(
         name=st.sampled_from(NAMES),
@@ -508,7 +512,7 @@ class VoucherModel(RuleBasedStateMachine):
     @rule(
         name=st.sampled_from(NAMES),
         variant=st.integers(0, 2),
-        new_max=st.one_of(st.none(), st.integers(1, 8), st.sampled_from(["below", "at"])),
+        new_max=st.one_of(st.none(), st.sampled_from(["below", "below", "at"]), st.integers(1, 8)),
         expires_in=st.one_of(st.none(), st.integers(-2, 8)),
         starts=st.sampled_from(["keep", "null", "set"]),
         starts_in=st.integers(-3, 4),
