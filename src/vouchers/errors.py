@@ -11,7 +11,8 @@ lives here once and also feeds the ``/problems/<code>`` pages.
     ├── NotFound
     │   ├── VoucherNotFound       404 voucher_not_found
     │   ├── RedemptionNotFound    404 redemption_not_found
-    │   └── BatchNotFound         404 batch_not_found
+    │   ├── BatchNotFound         404 batch_not_found
+    │   └── RouteNotFound         404 route_not_found
     ├── Conflict
     │   ├── CodeTaken             409 code_taken
     │   ├── VoucherExpired        409 voucher_expired
@@ -23,6 +24,8 @@ lives here once and also feeds the ``/problems/<code>`` pages.
     │   ├── LimitBelowRedeemed    409 limit_below_redeemed
     │   ├── VoucherHasRedemptions 409 voucher_has_redemptions
     │   └── IdempotencyInProgress 409 idempotency_in_progress
+    ├── MethodNotAllowed          405 method_not_allowed
+    ├── RequestTooLarge           413 request_too_large
     ├── ValidationFailed          422 validation_error
     ├── IdempotencyKeyReused      422 idempotency_key_reused
     ├── KeyspaceTooSmall          422 keyspace_too_small
@@ -114,6 +117,26 @@ class BatchNotFound(NotFound):
     code = "batch_not_found"
     title = "Batch not found"
     advice = "Check the batch id returned when the batch was created."
+
+
+class RouteNotFound(NotFound):
+    code = "route_not_found"
+    title = "Not found"
+    advice = "No route has this path; see /docs for the API's paths."
+
+
+class MethodNotAllowed(ServiceError):
+    status = 405
+    code = "method_not_allowed"
+    title = "Method not allowed"
+    advice = "This path does not take this HTTP method; see /docs."
+
+
+class RequestTooLarge(ServiceError):
+    status = 413
+    code = "request_too_large"
+    title = "Request too large"
+    advice = "Send a smaller request body (at most 64 KiB)."
 
 
 class Conflict(ServiceError):

@@ -100,7 +100,7 @@ class RequestContextMiddleware:
     async def _too_large(self, request_id: str, send: Send) -> None:
         body = json.dumps(
             {
-                "type": "about:blank",
+                "type": "/problems/request_too_large",
                 "title": "Request too large",
                 "status": 413,
                 "detail": f"Request bodies are limited to {self.max_body_bytes} bytes.",

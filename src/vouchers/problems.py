@@ -80,9 +80,12 @@ async def _on_validation_error(request: Request, error: Exception) -> JSONRespon
 
 async def _on_http_error(request: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, StarletteHTTPException)
+    if error.status_code == 400:
+        # FastAPI could not read the body at all (e.g. bytes that are not UTF-8).
+        return problem_response(MalformedRequest("The request body is not valid JSON."), request)
     code = HTTP_ERROR_CODES.get(error.status_code, "http_error")
     body = {
-        "type": "about:blank",
+        "type": f"/problems/{code}",
         "title": str(error.detail),
         "status": error.status_code,
         "detail": str(error.detail),

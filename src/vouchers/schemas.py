@@ -52,6 +52,7 @@ TimeInput = Annotated[
     WithJsonSchema(
         {
             "type": "string",
+            "anyOf": [{"format": "date-time"}, {"format": "date"}],
             "description": "RFC 3339 timestamp with an offset, or YYYY-MM-DD "
             "(the whole day in the server's time zone)",
             "examples": ["2027-09-01T00:00:00Z", "2027-08-31"],

@@ -7,6 +7,9 @@ from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 DATE_ONLY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+EARLIEST = date(1, 1, 2)
+LATEST = date(9999, 12, 30)
+OUT_OF_RANGE = "out of range: dates from 0001-01-02 to 9999-12-30"
 
 
 def parse_time_input(value: object) -> date | datetime:
@@ -17,13 +20,20 @@ def parse_time_input(value: object) -> date | datetime:
         raise ValueError("expected an RFC 3339 timestamp or a YYYY-MM-DD date")
     text = value.strip()
     if DATE_ONLY.fullmatch(text):
-        return date.fromisoformat(text)
+        day = date.fromisoformat(text)
+        if not EARLIEST <= day <= LATEST:
+            raise ValueError(OUT_OF_RANGE)
+        return day
     try:
-        parsed = datetime.fromisoformat(text)
+        # RFC 3339 allows a lower-case 't' and 'z'; Python's parser wants them upper-case.
+        parsed = datetime.fromisoformat(text.upper())
     except ValueError as error:
         raise ValueError("expected an RFC 3339 timestamp or a YYYY-MM-DD date") from error
     if parsed.tzinfo is None or parsed.utcoffset() is None:
         raise ValueError("the timestamp needs an offset such as Z or +02:00")
+    if not EARLIEST <= parsed.date() <= LATEST:
+        # Near year 1 or 9999 a conversion to UTC, or to the next midnight, would overflow.
+        raise ValueError(OUT_OF_RANGE)
     return parsed.astimezone(UTC)
 
 

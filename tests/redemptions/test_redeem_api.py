@@ -193,3 +193,31 @@ def test_openapi_and_docs_are_served(public: Api) -> None:
     assert "Problem" in schema["components"]["schemas"]
     assert public.get("/docs").status_code == 200
     assert public.get("/readyz").json()["status"] == "ok"
+
+
+def test_openapi_documents_400_on_every_route_with_a_body(public: Api) -> None:
+    """Found by the schema fuzzer: create, patch and validate answered an undocumented 400."""
+    paths = public.get("/openapi.json").json()["paths"]
+    for path, method in [
+        ("/v1/vouchers", "post"),
+        ("/v1/vouchers/{code}", "patch"),
+        ("/v1/vouchers/{code}/redemptions", "post"),
+        ("/v1/vouchers/{code}/validate", "post"),
+    ]:
+        assert "400" in paths[path][method]["responses"], (method, path)
+
+
+def test_routing_errors_are_problems_with_pages(api: Api) -> None:
+    """Found checking the fuzzer's problem+json rule: these had type about:blank and no page."""
+    answers = [
+        (api.get("/v1/no-such-route"), 404, "route_not_found"),
+        (api.request("PUT", "/v1/vouchers"), 405, "method_not_allowed"),
+        (api.post("/v1/vouchers", data=b"x" * 70_000), 413, "request_too_large"),
+    ]
+    for response, status, code in answers:
+        assert response.status_code == status, response.text
+        assert response.headers["content-type"].startswith("application/problem+json")
+        body = response.json()
+        assert body["code"] == code and body["status"] == status
+        assert body["type"] == f"/problems/{code}"
+        assert api.get(body["type"]).status_code == 200

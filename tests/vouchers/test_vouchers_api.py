@@ -261,3 +261,30 @@ def test_delete_with_ledger_is_refused_even_if_reversed(api: Api) -> None:
     assert api.post(f"/v1/redemptions/{redemption['id']}/reversal").status_code == 200
     assert_problem(api.delete(f"/v1/vouchers/{code}"), 409, "voucher_has_redemptions")
     assert api.get(f"/v1/vouchers/{code}").status_code == 200
+
+
+@pytest.mark.parametrize("path", ["/v1/vouchers", "/v1/vouchers/ANY/validate"])
+@pytest.mark.parametrize("raw", [b"\xff", b'{"code": "\xff"}'])
+def test_body_that_is_not_utf8_is_400(api: Api, path: str, raw: bytes) -> None:
+    """Found by the schema fuzzer: such a body was 400 'http_error' with type about:blank."""
+    response = api.request("POST", path, data=raw, headers={"Content-Type": "application/json"})
+    assert_problem(response, 400, "malformed_request")
+
+
+@pytest.mark.parametrize(
+    "value", ["0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59-01:00", "9999-12-31", "0001-01-01"]
+)
+def test_timestamps_at_the_edge_of_the_calendar_are_422(api: Api, value: str) -> None:
+    """Found by the schema fuzzer: these overflowed into a 500 (0001-01-01: east of UTC)."""
+    body = {"code": unique_code(), "max_redemptions": 1, "expires_at": value}
+    assert_problem(api.post("/v1/vouchers", body), 422, "validation_error")
+    code = api.create_voucher()["code"]
+    for field in ("expires_at", "starts_at"):
+        patched = api.patch(f"/v1/vouchers/{code}", {field: value})
+        assert_problem(patched, 422, "validation_error")
+
+
+def test_lower_case_t_and_z_are_rfc_3339(api: Api) -> None:
+    """Found probing RFC 3339 forms after a fuzzer finding: 't' and 'z' were 422."""
+    voucher = api.create_voucher(expires_at="2098-01-01t02:00:00z")
+    assert voucher["expires_at"] == "2098-01-01T02:00:00Z"

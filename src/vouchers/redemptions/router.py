@@ -118,7 +118,7 @@ async def redeem(code: str, request: Request) -> Response:
 @public_router.post(
     "/{code}/validate",
     response_model=ValidationResult,
-    responses=error_responses(*AUTH_ERRORS, RateLimited, ServiceUnavailable),
+    responses=error_responses(*AUTH_ERRORS, MalformedRequest, RateLimited, ServiceUnavailable),
 )
 async def validate(
     request: Request, code: CodePath, database: DatabaseDep, body: OptionalBody = None

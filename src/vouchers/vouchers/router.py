@@ -13,6 +13,7 @@ from vouchers.errors import (
     CodeTaken,
     Forbidden,
     LimitBelowRedeemed,
+    MalformedRequest,
     Unauthorized,
     ValidationFailed,
     VoucherHasRedemptions,
@@ -34,7 +35,7 @@ CodePath = Annotated[Code, Path(description="The voucher's code (case-insensitiv
     "",
     status_code=201,
     response_model=VoucherRead,
-    responses=error_responses(*AUTH_ERRORS, CodeTaken),
+    responses=error_responses(*AUTH_ERRORS, MalformedRequest, CodeTaken),
 )
 async def create_voucher(
     body: VoucherCreate,
@@ -85,7 +86,7 @@ async def get_voucher(code: CodePath, database: DatabaseDep) -> VoucherRead:
 @router.patch(
     "/{code}",
     response_model=VoucherRead,
-    responses=error_responses(*AUTH_ERRORS, VoucherNotFound, LimitBelowRedeemed),
+    responses=error_responses(*AUTH_ERRORS, MalformedRequest, VoucherNotFound, LimitBelowRedeemed),
 )
 async def update_voucher(
     code: CodePath, body: VoucherUpdate, database: DatabaseDep, settings: SettingsDep
