@@ -6,6 +6,7 @@ import json
 from typing import Annotated
 
 from fastapi import Depends, Header, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import ValidationError as PydanticValidationError
 
 from vouchers.auth import Keys, bearer_token
@@ -47,12 +48,18 @@ async def get_request_id(request: Request) -> str:
     return request_id_of(request)
 
 
+# Declares the bearer scheme in the OpenAPI (the Authorize button in /docs);
+# the check itself is ours, so a missing key is our 401 problem, not FastAPI's.
+admin_bearer = HTTPBearer(auto_error=False, description="The admin key")
+
+
 async def require_admin(
-    request: Request, authorization: Annotated[str | None, Header()] = None
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(admin_bearer)],
 ) -> None:
     """Admin routes: a valid admin key, or 401/403."""
     keys: Keys = request.app.state.keys
-    keys.require_admin(bearer_token(authorization))
+    keys.require_admin(credentials.credentials if credentials else None)
 
 
 async def require_redeemer(
