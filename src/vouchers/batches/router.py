@@ -19,6 +19,7 @@ from vouchers.errors import (
     IdempotencyInProgress,
     IdempotencyKeyReused,
     KeyspaceTooSmall,
+    MalformedRequest,
     Unauthorized,
     ValidationFailed,
 )
@@ -48,7 +49,11 @@ RunnerDep = Annotated[BatchRunner, Depends(get_runner)]
     status_code=202,
     response_model=BatchRead,
     responses=error_responses(
-        *AUTH_ERRORS, KeyspaceTooSmall, IdempotencyKeyReused, IdempotencyInProgress
+        *AUTH_ERRORS,
+        MalformedRequest,
+        KeyspaceTooSmall,
+        IdempotencyKeyReused,
+        IdempotencyInProgress,
     ),
 )
 async def create_batch(
