@@ -70,8 +70,13 @@ def ensure_wrk() -> str:
 
 
 def _milliseconds(text: str) -> float:
-    number, unit = re.fullmatch(r"([\d.]+)(us|ms|s)", text.strip()).groups()  # type: ignore[union-attr]
-    return float(number) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+    match = re.fullmatch(r"([\d.]+)(us|ms|s|m|h)", text.strip())
+    if match is None:
+        raise RuntimeError(f"unexpected wrk latency {text!r}")
+    number, unit = match.groups()
+    return (
+        float(number) * {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0, "h": 3_600_000.0}[unit]
+    )
 
 
 def run_wrk(url: str, script: str | None = None) -> dict[str, Any]:
@@ -81,7 +86,7 @@ def run_wrk(url: str, script: str | None = None) -> dict[str, Any]:
         command += ["-s", str(HERE / script)]
     result = subprocess.run([*command, url], capture_output=True, text=True, check=False)
     output = result.stdout
-    if "Requests/sec" not in output:
+    if "Requests/sec" not in output or "50%" not in output:
         raise RuntimeError(f"wrk failed ({result.returncode}): {result.stderr or output}")
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))  # type: ignore[union-attr]
     p50 = _milliseconds(re.search(r"50%\s+(\S+)", output).group(1))  # type: ignore[union-attr]

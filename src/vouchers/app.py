@@ -26,6 +26,7 @@ from vouchers.redemptions.idempotency import purge_idempotency_keys
 from vouchers.redemptions.router import admin_router as redemption_admin_router
 from vouchers.redemptions.router import public_router as redemption_public_router
 from vouchers.redemptions.router import redeem_router
+from vouchers.redemptions.shortcut import RedeemShortcut
 from vouchers.vouchers.router import router as vouchers_router
 from vouchers.web import install as install_web
 
@@ -109,7 +110,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version="1.0.0",
         summary="Voucher (coupon) redemption service",
         lifespan=lifespan,
+        # The service exports its own Prometheus metrics; FastAPI's OpenTelemetry
+        # hooks would only cost a provider look-up on every request.
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
+    # Added first, so it runs inside RequestContextMiddleware (request ids, limits, metrics).
+    app.add_middleware(RedeemShortcut, fastapi_app=app)
     app.add_middleware(RequestContextMiddleware, max_body_bytes=MAX_BODY_BYTES)
     install_handlers(app)
     app.include_router(operations_router)

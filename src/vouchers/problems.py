@@ -101,6 +101,11 @@ async def _on_http_error(request: Request, error: Exception) -> JSONResponse:
 
 
 async def _on_unexpected(request: Request, error: Exception) -> JSONResponse:
+    return unexpected_error_response(error, request)
+
+
+def unexpected_error_response(error: Exception, request: Request) -> JSONResponse:
+    """A 503 for a database that cannot be reached, else a logged 500 (a bug)."""
     if is_unavailable(error):
         logger.warning(
             "database unavailable (request %s): %s", _request_id(request), type(error).__name__

@@ -221,3 +221,21 @@ def test_routing_errors_are_problems_with_pages(api: Api) -> None:
         assert body["code"] == code and body["status"] == status
         assert body["type"] == f"/problems/{code}"
         assert api.get(body["type"]).status_code == 200
+
+
+def test_redeem_path_edges_match_the_router(api: Api) -> None:
+    """The hot path's shortcut answers the route's edge cases as the router would."""
+    code = api.create_voucher(max_redemptions=3)["code"]
+    encoded = "".join(f"%{ord(char):02X}" for char in code.lower())
+    assert api.request("POST", f"/v1/vouchers/{encoded}/redemptions").status_code == 201
+    assert_problem(
+        api.request("POST", f"/v1/vouchers/{code}%2Fx/redemptions"), 404, "route_not_found"
+    )
+    # A trailing slash is the router's: its redirect to the canonical path.
+    redirect = api.request("POST", f"/v1/vouchers/{code}/redemptions/", allow_redirects=False)
+    assert redirect.status_code == 307
+    assert_problem(
+        api.request("POST", "/v1/vouchers/bad%20code!/redemptions"), 422, "validation_error"
+    )
+    assert api.get(f"/v1/vouchers/{code}/redemptions").json()["items"][0]["quantity"] == 1
+    assert api.get(f"/v1/vouchers/{code}").json()["redeemed"] == 1
