@@ -285,6 +285,29 @@ def test_collisions_are_retried_until_the_keyspace_is_full(tiny_keyspace_api: Ap
     assert_problem(api.post("/v1/batches", too_many), 422, "keyspace_too_small")
 
 
+def test_large_chunks_that_collide_are_redrawn(tiny_keyspace_api: Api) -> None:
+    """Chunks of 1,000+ codes are written in one COPY; a clash falls back and redraws."""
+    api = tiny_keyspace_api
+    # 2^16 codes Y-AAAAAAAAAAAAAAAA..Y-BBBBBBBBBBBBBBBB. The first batch takes 3,000.
+    # The second draws about 1,190 distinct codes for its first chunk (so it goes
+    # the COPY way), of which about 54 are taken: the chance that none is, and
+    # the fallback is not exercised, is below 1e-23.
+    spec = {"alphabet": "ab", "length": 16, "prefix": "Y-"}
+    first = create_batch(api, count=3000, code=spec)
+    second = create_batch(api, count=1200, code=spec, max_redemptions=2)
+    assert first["status"] == second["status"] == "done", (first, second)
+    assert (first["created"], second["created"]) == (3000, 1200)
+    first_rows = export_rows(api, first["id"])
+    second_rows = export_rows(api, second["id"])
+    codes = [row["code"] for row in first_rows + second_rows]
+    assert len(codes) == len(set(codes)) == 4200
+    assert all(re.fullmatch("Y-[AB]{16}", code) for code in codes)
+    assert {row["max_redemptions"] for row in first_rows} == {"1"}
+    assert {row["max_redemptions"] for row in second_rows} == {"2"}
+    voucher = api.get(f"/v1/vouchers/{second_rows[0]['code'].lower()}").json()
+    assert voucher["batch_id"] == second["id"] and voucher["status"] == "active"
+
+
 def start_big_batch_and_wait_for_progress(api: Api) -> str:
     """Start a 2,000,000-code batch; return its id once a chunk is committed."""
     body = {"count": 2_000_000, "max_redemptions": 1, "expires_at": FUTURE}
