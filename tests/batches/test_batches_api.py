@@ -63,14 +63,20 @@ def batch_vouchers(api: Api, batch_id: str) -> list[dict[str, Any]]:
             return found
 
 
-def test_create_is_202_then_done_with_every_field(api: Api) -> None:
+# Tabs, newlines, backslashes, quotes and non-ASCII: COPY's escaping must keep them.
+AWKWARD_METADATA = {"campaign": "spring", "note": 'a\tb\nc \\ "q" \u00fcn\u00efc\u00f8de \u2603'}
+
+
+# 25 codes go in with one INSERT; 2,500 by COPY (the bulk path on PostgreSQL).
+@pytest.mark.parametrize("count", [25, 2500])
+def test_create_is_202_then_done_with_every_field(api: Api, count: int) -> None:
     body = {
-        "count": 25,
+        "count": count,
         "max_redemptions": 3,
         "expires_at": "2098-08-31",
         "starts_at": "2020-01-01T00:00:00Z",
         "per_customer_limit": 2,
-        "metadata": {"campaign": "spring"},
+        "metadata": AWKWARD_METADATA,
         "code": {"length": 16, "alphabet": "xyzXYZ789", "prefix": "sp-", "suffix": "_26"},
     }
     response = api.post("/v1/batches", body)
@@ -79,7 +85,7 @@ def test_create_is_202_then_done_with_every_field(api: Api) -> None:
     assert accepted["id"].startswith("bat_")
     assert response.headers["Location"] == f"/v1/batches/{accepted['id']}"
     assert accepted["status"] in ("pending", "running", "done")
-    assert accepted["count"] == 25
+    assert accepted["count"] == count
     assert accepted["code"] == {
         "length": 16,
         "alphabet": "XYZ789",
@@ -89,19 +95,25 @@ def test_create_is_202_then_done_with_every_field(api: Api) -> None:
     assert accepted["expires_at"] == "2098-09-01T00:00:00Z"
     batch = wait_for_batch(api, accepted["id"])
     assert batch["status"] == "done", batch
-    assert batch["created"] == 25 and batch["error"] is None
+    assert batch["created"] == count and batch["error"] is None
     finished = datetime.fromisoformat(batch["finished_at"])
     assert finished >= datetime.fromisoformat(batch["created_at"])
     vouchers = batch_vouchers(api, batch["id"])
-    assert len(vouchers) == 25
+    assert len(vouchers) == count
     for voucher in vouchers:
         assert re.fullmatch(r"sp-[XYZ789]{16}_26", voucher["code"]), voucher["code"]
         assert voucher["batch_id"] == batch["id"]
         assert voucher["max_redemptions"] == 3 and voucher["per_customer_limit"] == 2
         assert voucher["starts_at"] == "2020-01-01T00:00:00Z"
         assert voucher["expires_at"] == "2098-09-01T00:00:00Z"
-        assert voucher["metadata"] == {"campaign": "spring"}
+        assert voucher["metadata"] == AWKWARD_METADATA
         assert voucher["status"] == "active"
+        assert voucher["redeemed"] == 0 and voucher["disabled"] is False
+    code = vouchers[0]["code"]
+    redeem = api.post(f"/v1/vouchers/{code}/redemptions", {"quantity": 2, "customer_id": "c1"})
+    assert redeem.status_code == 201 and redeem.json()["remaining"] == 1, redeem.text
+    again = api.post(f"/v1/vouchers/{code}/redemptions", {"customer_id": "c1"})
+    assert_problem(again, 409, "customer_limit_reached")
 
 
 def test_codes_are_unique_and_use_the_default_alphabet(api: Api) -> None:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import struct
 from collections.abc import Awaitable, Callable, Sequence
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import asyncpg
@@ -224,32 +225,83 @@ async def _copy_codes_directly(raw: Any, codes: Sequence[str], arguments: tuple[
     savepoint is rolled back and the caller takes the staging path, which skips
     taken codes one by one.
     """
-    max_redemptions, per_customer_limit, starts_at, expires_at, batch_id, metadata, now = arguments
-    records = [
-        (
-            code,
-            code_key(code),
-            max_redemptions,
-            0,
-            per_customer_limit,
-            starts_at,
-            expires_at,
-            False,
-            batch_id,
-            metadata,
-            now,
-            now,
-        )
-        for code in codes
-    ]
     try:
         async with raw.transaction():  # a savepoint in the chunk's transaction
-            await raw.copy_records_to_table(
-                "vouchers", records=records, columns=VOUCHER_COLUMNS.split(", ")
+            await raw.copy_to_table(
+                "vouchers",
+                # A memoryview: asyncpg would take bytes for a file name.
+                source=memoryview(binary_copy_rows(codes, arguments)),
+                columns=VOUCHER_COLUMNS.split(", "),
+                format="binary",
             )
     except asyncpg.UniqueViolationError:
         return False
     return True
+
+
+# PostgreSQL's binary COPY format: a signature, flags and header extension
+# length, then per row a field count and each field as its length and bytes.
+COPY_SIGNATURE = b"PGCOPY\n\xff\r\n\x00" + struct.pack("!ii", 0, 0)
+COPY_TRAILER = struct.pack("!h", -1)
+POSTGRES_EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
+
+
+def binary_copy_rows(codes: Sequence[str], arguments: tuple[Any, ...]) -> bytes:
+    """Voucher rows for ``COPY vouchers (VOUCHER_COLUMNS) FROM STDIN (FORMAT binary)``.
+
+    Every column but the code and its key is the same on every row, so that
+    part is encoded once; each row adds only its two strings. (asyncpg's own
+    record encoder spent more CPU in this process, on 12 fields a row, than
+    PostgreSQL spent storing the rows.)
+    """
+    max_redemptions, per_customer_limit, starts_at, expires_at, batch_id, metadata, now = arguments
+    shared = b"".join(
+        (
+            _bigint(max_redemptions),
+            _bigint(0),
+            _bigint(per_customer_limit),
+            _timestamp(starts_at),
+            _timestamp(expires_at),
+            _field(b"\x00"),  # disabled: false
+            _field(batch_id.encode()),
+            _field(metadata.encode()),  # json's binary form is its text
+            _timestamp(now),
+            _timestamp(now),
+        )
+    )
+    column_count = struct.pack("!h", 12)
+    rows = []
+    for code in codes:
+        encoded = code.encode()
+        key = code_key(code).encode()
+        rows.append(
+            b"".join(
+                (
+                    column_count,
+                    struct.pack("!i", len(encoded)),
+                    encoded,
+                    struct.pack("!i", len(key)),
+                    key,
+                    shared,
+                )
+            )
+        )
+    return b"".join((COPY_SIGNATURE, *rows, COPY_TRAILER))
+
+
+def _field(data: bytes | None) -> bytes:
+    return struct.pack("!i", -1) if data is None else struct.pack("!i", len(data)) + data
+
+
+def _bigint(value: int | None) -> bytes:
+    return _field(None if value is None else struct.pack("!q", value))
+
+
+def _timestamp(value: datetime | None) -> bytes:
+    if value is None:
+        return _field(None)
+    microseconds = (value - POSTGRES_EPOCH) // timedelta(microseconds=1)
+    return _field(struct.pack("!q", microseconds))
 
 
 def _lock_keys(batch_id: str) -> dict[str, int]:
