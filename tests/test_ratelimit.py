@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.support import Api, Server, assert_problem, unique_code
+from tests.support import Api, Server, assert_problem, free_port, unique_code
 
 REDIS_ENV = "VOUCHERS_TEST_REDIS_URL"
 
@@ -82,6 +82,9 @@ def test_forwarded_for_is_trusted_only_from_listed_proxies(fresh_db: str, tmp_pa
         for _ in range(3):
             assert _redeem_as(trusted_api, "203.0.113.7").status_code == 404
         assert_problem(_redeem_as(trusted_api, "203.0.113.7"), 429, "rate_limited")
+        # The right-most untrusted hop is the client: an address it prepends changes nothing.
+        spoofed = _redeem_as(trusted_api, "198.18.0.1, 203.0.113.7")
+        assert_problem(spoofed, 429, "rate_limited")
         other = _redeem_as(trusted_api, "10.9.8.7, 203.0.113.8")
         assert other.status_code == 404, "another client behind the proxy has its own budget"
 
@@ -112,3 +115,24 @@ def test_two_servers_share_one_budget_through_redis(fresh_db: str, tmp_path: Pat
     finally:
         first.stop()
         second.stop()
+
+
+def test_redis_down_fails_open(fresh_db: str, tmp_path: Path) -> None:
+    """With Redis unreachable the service still answers; look-ups are just not limited."""
+    unreachable = f"redis://127.0.0.1:{free_port()}/0"
+    server = _limited_server(
+        fresh_db,
+        tmp_path / "data",
+        window=600,
+        VOUCHERS_LOOKUP_LIMIT="1",
+        VOUCHERS_REDIS_URL=unreachable,
+    )
+    try:
+        code = Api(server.url).create_voucher(max_redemptions=5)["code"]
+        public = Api(server.url, key=None)
+        for _ in range(3):
+            assert_problem(public.redeem(unique_code()), 404, "voucher_not_found")
+        assert public.redeem(code).status_code == 201
+        assert "Redis unavailable" in server.log()
+    finally:
+        server.stop()

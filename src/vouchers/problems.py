@@ -115,9 +115,13 @@ def unexpected_error_response(error: Exception, request: Request) -> JSONRespons
             request,
         )
     logger.exception("unhandled error (request %s)", _request_id(request))
-    return problem_response(
+    response = problem_response(
         InternalError(f"Something went wrong; quote request id {_request_id(request)}."), request
     )
+    # Starlette sends this answer from its outermost layer, outside RequestContextMiddleware,
+    # so the request id header is set here.
+    response.headers["X-Request-ID"] = _request_id(request)
+    return response
 
 
 def install_handlers(app: FastAPI) -> None:

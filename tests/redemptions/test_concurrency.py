@@ -55,10 +55,11 @@ def test_limit_of_50_under_400_concurrent_redemptions(fresh_db: str, tmp_path: P
 
 
 def test_mixed_quantities_and_up_to_never_overshoot(fresh_db: str, tmp_path: Path) -> None:
+    """400 exact and up_to requests for 1-5 each drain a limit of 50 exactly, row for row."""
     server = _two_worker_server(fresh_db, tmp_path)
     try:
         api = Api(server.url)
-        code = api.create_voucher(code=unique_code("MIX"), max_redemptions=300)["code"]
+        code = api.create_voucher(code=unique_code("MIX"), max_redemptions=50)["code"]
         rng = random.Random(7)
         bodies = [
             {"quantity": rng.randint(1, 5), "mode": rng.choice(["exact", "up_to"])}
@@ -66,8 +67,10 @@ def test_mixed_quantities_and_up_to_never_overshoot(fresh_db: str, tmp_path: Pat
         ]
         results = _fire(f"{server.url}/v1/vouchers/{code}/redemptions", bodies)
         granted = 0
+        successes = 0
         for body, (status, answer) in zip(bodies, results, strict=True):
             if status == 201:
+                successes += 1
                 granted += answer["quantity"]
                 if body["mode"] == "exact":
                     assert answer["quantity"] == body["quantity"]
@@ -79,11 +82,40 @@ def test_mixed_quantities_and_up_to_never_overshoot(fresh_db: str, tmp_path: Pat
                 if body["mode"] == "up_to":
                     allowed = {"voucher_exhausted"}
                 assert answer["code"] in allowed, (body, answer)
-        # Demand (about 1,200) far exceeds 300: up_to requests drain the voucher exactly.
-        assert granted == 300
+        # Demand (about 1,200) far exceeds 50: up_to requests drain the voucher exactly.
+        assert granted == 50
         voucher = api.get(f"/v1/vouchers/{code}").json()
-        assert voucher["redeemed"] == 300 and voucher["remaining"] == 0
-        assert ledger_sum(api, code)[0] == 300
+        assert voucher["redeemed"] == 50 and voucher["remaining"] == 0
+        assert ledger_sum(api, code) == (50, successes), "one ledger row per 201, summing to 50"
+    finally:
+        server.stop()
+
+
+def test_customer_limits_under_voucher_limit_pressure(fresh_db: str, tmp_path: Path) -> None:
+    """3 customers x 40 requests on a limit of 12, 5 per customer: 12 granted, nobody over 5."""
+    server = _two_worker_server(fresh_db, tmp_path)
+    try:
+        api = Api(server.url)
+        code = api.create_voucher(
+            code=unique_code("CUST"), max_redemptions=12, per_customer_limit=5
+        )["code"]
+        customers = ["alice", "bob", "carol"]
+        bodies = [{"customer_id": customers[n % 3]} for n in range(40 * len(customers))]
+        results = _fire(f"{server.url}/v1/vouchers/{code}/redemptions", bodies)
+        granted: Counter[str] = Counter()
+        for body, (status, answer) in zip(bodies, results, strict=True):
+            if status == 201:
+                assert answer["customer_id"] == body["customer_id"] and answer["quantity"] == 1
+                granted[answer["customer_id"]] += 1
+            else:
+                assert status == 409, answer
+                assert answer["code"] in {"voucher_exhausted", "customer_limit_reached"}, answer
+        assert sum(granted.values()) == 12, granted
+        assert max(granted.values()) <= 5, granted
+        assert api.get(f"/v1/vouchers/{code}").json()["redeemed"] == 12
+        assert ledger_sum(api, code) == (12, 12)
+        ledger = api.get(f"/v1/vouchers/{code}/redemptions", params={"limit": 100}).json()
+        assert Counter(item["customer_id"] for item in ledger["items"]) == granted
     finally:
         server.stop()
 

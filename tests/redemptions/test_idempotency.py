@@ -3,14 +3,25 @@
 from __future__ import annotations
 
 import threading
+import time
 import uuid
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import requests
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from sqlalchemy import select
 
-from tests.support import Api, Server, assert_problem, ledger_sum, unique_code
+from tests.support import ADMIN_KEY, Api, Server, assert_problem, ledger_sum, unique_code
+from vouchers import clock
+from vouchers.app import create_app
+from vouchers.config import Settings
+from vouchers.db import Database
+from vouchers.redemptions.tables import idempotency_keys
 
 
 def _key() -> dict[str, str]:
@@ -107,7 +118,10 @@ def test_reversal_with_key_replays(api: Api) -> None:
     assert api.get(f"/v1/vouchers/{code}").json()["redeemed"] == 0
 
 
-def test_sixteen_concurrent_requests_with_one_key_apply_once(fresh_db: str, tmp_path: Path) -> None:
+def test_sixteen_concurrent_requests_with_one_key_apply_once(
+    backend: str, fresh_db: str, tmp_path: Path
+) -> None:
+    """Same-key requests at once: one effect; SQLite queues them, PostgreSQL may answer 409."""
     server = Server(fresh_db, tmp_path / "data", workers=2).start()
     try:
         api = Api(server.url)
@@ -117,22 +131,30 @@ def test_sixteen_concurrent_requests_with_one_key_apply_once(fresh_db: str, tmp_
             key = f"same-{uuid.uuid4()}"
             barrier = threading.Barrier(16)
 
-            def send(_: int, key: str = key, barrier: threading.Barrier = barrier) -> tuple:
+            def send(
+                _: int, key: str = key, barrier: threading.Barrier = barrier
+            ) -> tuple[int, dict[str, Any], str | None]:
                 barrier.wait()
                 response = requests.post(
                     url, json={"quantity": 3}, headers={"Idempotency-Key": key}, timeout=60
                 )
-                return response.status_code, response.json()
+                replayed = response.headers.get("Idempotent-Replayed")
+                return response.status_code, response.json(), replayed
 
             with ThreadPoolExecutor(16) as pool:
                 results = list(pool.map(send, range(16)))
-            statuses = Counter(status for status, _ in results)
+            statuses = Counter(status for status, _, _ in results)
             assert set(statuses) <= {201, 409}, results
-            successes = {body["id"] for status, body in results if status == 201}
+            successes = {body["id"] for status, body, _ in results if status == 201}
             assert len(successes) == 1, "every 201 is the same redemption"
-            for status, body in results:
+            flags = sorted(str(replayed) for status, _, replayed in results if status == 201)
+            assert flags == ["None"] + ["true"] * (statuses[201] - 1), "one ran, the rest replay"
+            for status, body, _ in results:
                 if status == 409:
                     assert body["code"] == "idempotency_in_progress"
+            if backend == "sqlite":
+                # BEGIN IMMEDIATE serialises writers: later requests wait, then replay.
+                assert statuses == {201: 16}, results
         assert ledger_sum(api, code) == (15, 5)
         assert api.get(f"/v1/vouchers/{code}").json()["redeemed"] == 15
     finally:
@@ -155,3 +177,64 @@ def test_key_survives_a_restart(fresh_db: str, tmp_path: Path) -> None:
         assert api.get(f"/v1/vouchers/{code}").json()["redeemed"] == 2
     finally:
         restarted.stop()
+
+
+def _in_process_app(database_url: str, data_dir: Path) -> FastAPI:
+    """The real app, run in-process so that vouchers.clock moves its time."""
+    return create_app(Settings(database_url=database_url, admin_key=ADMIN_KEY, data_dir=data_dir))
+
+
+async def _stored_keys(database: Database) -> set[str]:
+    async with database.read() as connection:
+        return set((await connection.execute(select(idempotency_keys.c.key))).scalars())
+
+
+def _wait_until_forgotten(client: TestClient, app: FastAPI, key: str) -> set[str]:
+    """Wait for the purge round the app runs at start to forget ``key``; return what is left."""
+    deadline = time.monotonic() + 20
+    while True:
+        stored = client.portal.call(_stored_keys, app.state.database)  # type: ignore[union-attr]
+        if key not in stored:
+            return stored
+        assert time.monotonic() < deadline, f"the purge never forgot {key}"
+        time.sleep(0.05)
+
+
+def test_keys_are_kept_for_24_hours_then_purged(fresh_db: str, tmp_path: Path) -> None:
+    """A key is replayed 23 hours on, even after a purge round; at 25 hours it runs afresh."""
+    headers = {"Authorization": f"Bearer {ADMIN_KEY}"}
+    key, older = f"kept-{uuid.uuid4()}", f"older-{uuid.uuid4()}"
+    path = ""
+    try:
+        with TestClient(_in_process_app(fresh_db, tmp_path / "data"), headers=headers) as client:
+            clock.set_offset(timedelta(hours=-2))
+            code = client.post(
+                "/v1/vouchers", json={"max_redemptions": 10, "expires_at": "2099-01-01"}
+            ).json()["code"]
+            path = f"/v1/vouchers/{code}/redemptions"
+            # Stored two hours earlier: the sign that a purge round at +23h has run.
+            assert client.post(path, json={}, headers={"Idempotency-Key": older}).status_code == 201
+            clock.set_offset(timedelta(0))
+            first = client.post(path, json={"quantity": 2}, headers={"Idempotency-Key": key})
+            assert first.status_code == 201
+
+        clock.set_offset(timedelta(hours=23))
+        app = _in_process_app(fresh_db, tmp_path / "data")
+        with TestClient(app, headers=headers) as client:
+            assert key in _wait_until_forgotten(client, app, older)
+            replay = client.post(path, json={"quantity": 2}, headers={"Idempotency-Key": key})
+            assert replay.status_code == 201
+            assert replay.headers["Idempotent-Replayed"] == "true"
+            assert replay.json() == first.json()
+
+        clock.set_offset(timedelta(hours=25))
+        app = _in_process_app(fresh_db, tmp_path / "data")
+        with TestClient(app, headers=headers) as client:
+            _wait_until_forgotten(client, app, key)
+            fresh = client.post(path, json={"quantity": 2}, headers={"Idempotency-Key": key})
+            assert fresh.status_code == 201, fresh.text
+            assert "Idempotent-Replayed" not in fresh.headers
+            assert fresh.json()["id"] != first.json()["id"], "the request ran again"
+            assert client.get(f"/v1/vouchers/{code}").json()["redeemed"] == 1 + 2 + 2
+    finally:
+        clock.set_offset(timedelta(0))

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
-from tests.support import Api, assert_problem, unique_code
+from tests.support import Api, Server, assert_problem, unique_code
 
 FUTURE = "2099-01-01T00:00:00Z"
 
@@ -57,6 +58,21 @@ def test_date_only_expiry_lasts_the_whole_day(api: Api) -> None:
     assert voucher["expires_at"] == "2098-09-01T00:00:00Z"
     assert voucher["starts_at"] == "2098-08-01T00:00:00Z"
     assert voucher["status"] == "scheduled"
+
+
+def test_date_only_times_use_the_configured_time_zone(tmp_path: Path) -> None:
+    """With VOUCHERS_TIMEZONE=Europe/Berlin, dates mean Berlin midnights (summer and winter)."""
+    server = Server(
+        f"sqlite:///{tmp_path / 'berlin.db'}",
+        tmp_path / "data",
+        env={"VOUCHERS_TIMEZONE": "Europe/Berlin"},
+    ).start()
+    try:
+        voucher = Api(server.url).create_voucher(expires_at="2098-08-31", starts_at="2098-01-15")
+        assert voucher["expires_at"] == "2098-08-31T22:00:00Z", "next midnight, CEST (UTC+2)"
+        assert voucher["starts_at"] == "2098-01-14T23:00:00Z", "that day's midnight, CET (UTC+1)"
+    finally:
+        server.stop()
 
 
 def test_offsets_are_converted_to_utc(api: Api) -> None:
