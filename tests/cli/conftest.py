@@ -26,9 +26,13 @@ def cli_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
             running.stop()
 
 
+# The console script `pip install -e .` put beside this Python: what users run.
+SCRIPT = Path(sys.executable).parent / "vouchers"
+
+
 @dataclass
 class Vouchers:
-    """Runs the real `vouchers` command against a server, as a user's shell would."""
+    """Runs the installed `vouchers` command against a server, as a user's shell would."""
 
     url: str
     cwd: Path
@@ -40,16 +44,22 @@ class Vouchers:
         env: dict[str, str] | None = None,
         stdin: str | None = None,
         url: str | None = None,
+        configured: bool = True,
     ) -> subprocess.CompletedProcess[str]:
-        """Run `vouchers ARGS...` with VOUCHERS_URL (and the admin key unless key=None)."""
+        """Run `vouchers ARGS...` with VOUCHERS_URL and the admin key (key=None: no key).
+
+        ``configured=False`` sets neither VOUCHERS_URL nor VOUCHERS_ADMIN_KEY.
+        """
         environment = {k: v for k, v in os.environ.items() if not k.startswith("VOUCHERS_")}
-        environment["VOUCHERS_URL"] = url or self.url
+        # This checkout's code, even if the editable install points at another one.
         environment["PYTHONPATH"] = str(ROOT / "src")
-        if key is not None:
-            environment["VOUCHERS_ADMIN_KEY"] = key
+        if configured:
+            environment["VOUCHERS_URL"] = url or self.url
+            if key is not None:
+                environment["VOUCHERS_ADMIN_KEY"] = key
         environment.update(env or {})
         return subprocess.run(
-            [sys.executable, "-m", "vouchers.cli", *args],
+            [str(SCRIPT), *args],
             capture_output=True,
             text=True,
             input=stdin,
@@ -63,4 +73,6 @@ class Vouchers:
 @pytest.fixture
 def vouchers(cli_server: Server, tmp_path: Path) -> Vouchers:
     """The `vouchers` command, pointed at the CLI test server, run in an empty folder."""
+    if not SCRIPT.exists():
+        pytest.fail(f"no `vouchers` script at {SCRIPT}: install the project (pip install -e .)")
     return Vouchers(cli_server.url, tmp_path)

@@ -1,7 +1,4 @@
-"""`vouchers batch create|status|export` against a live server.
-
-The batch routes land on the `batches` branch; these tests pass once it is merged.
-"""
+"""`vouchers batch create|status|export` against a live server."""
 
 from __future__ import annotations
 

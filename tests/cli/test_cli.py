@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import socket
 from pathlib import Path
+
+import pytest
 
 from tests.cli.conftest import Vouchers
 from tests.support import ADMIN_KEY, free_port, unique_code
@@ -140,6 +143,28 @@ def test_unreachable_server_is_a_clear_error(vouchers: Vouchers) -> None:
     assert result.returncode == 1
     assert "cannot reach the voucher service" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_url_and_key_given_as_options(vouchers: Vouchers) -> None:
+    code = str(create(vouchers)["code"])
+    given = ("--url", vouchers.url, "--key", ADMIN_KEY)
+    before = vouchers(*given, "get", code, "--json", configured=False)
+    assert before.returncode == 0, before.stderr
+    assert json.loads(before.stdout)["code"] == code
+    after = vouchers("get", code, *given, configured=False)  # after the command name too
+    assert after.returncode == 0, after.stderr
+    no_key = vouchers("get", code, "--url", vouchers.url, configured=False)
+    assert no_key.returncode == 1 and "unauthorized" in no_key.stderr
+
+
+def test_default_url_is_local_port_8000(vouchers: Vouchers) -> None:
+    with socket.socket() as probe:
+        probe.settimeout(1.0)
+        if probe.connect_ex(("127.0.0.1", 8000)) == 0:
+            pytest.skip("something listens on 127.0.0.1:8000 here")
+    result = vouchers("get", "X", configured=False)
+    assert result.returncode == 1
+    assert "cannot reach the voucher service at http://127.0.0.1:8000." in result.stderr
 
 
 def test_key_from_the_data_directory(vouchers: Vouchers, tmp_path: Path) -> None:

@@ -1,7 +1,4 @@
-"""Batch methods of the client against a live server.
-
-The batch routes land on the `batches` branch; these tests pass once it is merged.
-"""
+"""Batch methods of the client against a live server."""
 
 from __future__ import annotations
 

@@ -116,6 +116,22 @@ def test_list_is_lazy(client: VoucherClient) -> None:
     assert next(iterator).code == f"{prefix}-2"
 
 
+def test_prefix_matches_literally_not_as_a_pattern(client: VoucherClient) -> None:
+    """'_' in a prefix is the character itself, not LIKE's any-one-character wildcard."""
+    base = unique_code("W")
+    for code in (f"{base}_1", f"{base}X1", f"{base}-1", f"{base}_"):
+        client.create_voucher(code=code, max_redemptions=1, expires_at=FUTURE)
+    assert [v.code for v in client.list_vouchers(prefix=f"{base.lower()}_")] == [
+        f"{base}_",
+        f"{base}_1",
+    ]
+    assert [v.code for v in client.list_vouchers(prefix=f"{base}_1")] == [f"{base}_1"]
+    assert len(list(client.list_vouchers(prefix=base))) == 4
+    assert list(client.list_vouchers(prefix=f"{base}__")) == []
+    with pytest.raises(ValidationError):
+        list(client.list_vouchers(prefix=f"{base}%"))
+
+
 def test_update_changes_only_given_fields(client: VoucherClient, api: Api) -> None:
     code = unique_code()
     client.create_voucher(

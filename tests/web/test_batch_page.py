@@ -1,32 +1,16 @@
-"""The "New batch" page in Chromium: live progress, then the CSV download.
-
-Batches (POST /v1/batches) are built on another branch. Until that branch is
-merged this test is expected to fail (the page reports that batches are not
-available); it is marked xfail only while ``vouchers.batches`` is absent, so
-after the merge it runs as a normal test and must pass.
-"""
+"""The "New batch" page in Chromium: live progress, then the CSV download."""
 
 from __future__ import annotations
 
 import csv
-import importlib.util
 import io
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from tests.web.helpers import FUTURE_DAY
 from tests.web.test_console_browser import sign_in
 
-BATCHES_MERGED = importlib.util.find_spec("vouchers.batches") is not None
 
-
-@pytest.mark.xfail(
-    not BATCHES_MERGED,
-    reason="the batch API (vouchers.batches) is not merged into this branch yet",
-    strict=True,
-)
 def test_run_a_small_batch_and_download_its_codes(page: Any, tmp_path: Path) -> None:
     sign_in(page)
     page.get_by_role("link", name="New batch").click()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from tests.support import ADMIN_KEY, Server, unique_code
+from tests.support import ADMIN_KEY, Api, Server, unique_code
 from tests.web.helpers import FUTURE_DAY
 
 
@@ -86,6 +86,33 @@ def test_new_voucher_shows_errors_beside_fields(page: Any) -> None:
     assert "letters, digits" in page.locator("#code-error").inner_text()
     assert page.get_by_label("Max redemptions").get_attribute("aria-invalid") == "true"
     assert page.evaluate("document.activeElement.id") == "code"
+    # Each field's label is exactly its name; "Optional." is part of its description.
+    for name in ("Code", "Max redemptions", "Expires", "Starts", "Per-customer limit"):
+        assert page.get_by_label(name, exact=True).count() == 1, name
+    starts = page.get_by_label("Starts", exact=True)
+    hint = page.locator("#" + (starts.get_attribute("aria-describedby") or "missing"))
+    assert hint.inner_text().startswith("Optional. The first day it can be used")
+    required = page.get_by_label("Expires", exact=True).get_attribute("aria-describedby") or ""
+    assert "Optional" not in page.locator("#" + required.split()[0]).inner_text()
+
+
+def test_console_fits_a_phone(browser: Any, server: Server, api: Api) -> None:
+    # The longest code there can be (64 characters, no place to break it).
+    code = api.create_voucher(code=unique_code("PHONE").ljust(64, "X"))["code"]
+    api.redeem(code, quantity=1, customer_id="customer-with-a-long-identifier-0123456789")
+    context = browser.new_context(
+        base_url=server.url, viewport={"width": 375, "height": 740}, is_mobile=True
+    )
+    context.set_default_timeout(15_000)
+    try:
+        phone = context.new_page()
+        sign_in(phone)
+        for path in ("/admin", "/admin/vouchers", f"/admin/vouchers/{code}"):
+            phone.goto(path)
+            width = phone.evaluate("document.documentElement.scrollWidth")
+            assert width <= 375, f"{path} is {width}px wide on a 375px screen"
+    finally:
+        context.close()
 
 
 def test_public_page_fits_a_phone(browser: Any, server: Server) -> None:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from http.cookies import SimpleCookie
+from pathlib import Path
 
 import requests
 
@@ -289,6 +291,28 @@ def test_dashboard_counts_and_today_total(console: Console, api: Api) -> None:
         :10
     ]
     assert f'<td>{today}</td><td class="num">' in page.text
+
+
+def test_dashboard_lists_vouchers_expiring_within_7_days(fresh_db: str, tmp_path: Path) -> None:
+    # Its own server: the list shows the 8 soonest, and other tests add vouchers too.
+    server = Server(fresh_db, tmp_path / "data").start()
+    try:
+        api, console = Api(server.url), Console(server.url)
+        now = datetime.now(UTC)
+        soon = api.create_voucher(expires_at=(now + timedelta(days=3)).isoformat())["code"]
+        later = api.create_voucher(expires_at=(now + timedelta(days=30)).isoformat())["code"]
+        off = api.create_voucher(expires_at=(now + timedelta(days=2)).isoformat())["code"]
+        assert api.patch(f"/v1/vouchers/{off}", {"disabled": True}).status_code == 200
+        page = console.get("/admin", params={"refresh": "1"})
+        assert page.status_code == 200
+        section = page.text.split('id="expiring-heading"', 1)[1].split("</section>", 1)[0]
+        assert "Expiring within 7 days" in section
+        assert f">{soon}</a>" in section
+        assert later not in section, "30 days away is outside the window"
+        assert off not in section, "only active vouchers are listed"
+        assert later in console.get("/admin/vouchers").text, "it exists all the same"
+    finally:
+        server.stop()
 
 
 def test_batch_pass_through_needs_a_session(server: Server) -> None:

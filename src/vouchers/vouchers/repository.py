@@ -16,6 +16,7 @@ from sqlalchemy import (
     not_,
     or_,
     select,
+    text,
     true,
     update,
 )
@@ -23,6 +24,7 @@ from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.elements import ColumnElement
 
+from vouchers.codes import code_key
 from vouchers.redemptions.tables import redemptions
 from vouchers.vouchers.schemas import VoucherStatus
 from vouchers.vouchers.tables import vouchers
@@ -73,6 +75,39 @@ def status_condition(status: VoucherStatus, now: datetime) -> ColumnElement[bool
     return conditions[status]
 
 
+# Codes hold only A-Z a-z 0-9 - and _ (keys are upper-cased), all below 0x7f: in
+# code-point order, a key starts with P exactly when P <= key < P + chr(0x7f).
+PREFIX_END = chr(0x7F)
+_CODE_POINT_ORDER = "vouchers.code_point_order"
+# True only where text compares by code point, as the range needs (a linguistic
+# collation such as en_US ignores '-' and '_' and would drop matching keys).
+_CODE_POINT_ORDER_PROBE = text(
+    "SELECT 'AB-1' < 'AB-' || chr(127) AND 'Z' < '_' AND '_' < 'a' AND '-' < '0'"
+)
+
+
+async def code_key_prefix_condition(
+    connection: AsyncConnection, prefix: str
+) -> ColumnElement[bool]:
+    """SQL for 'the code starts with prefix' (any case), as a range the code_key index serves."""
+    start = code_key(prefix)
+    column: ColumnElement[str] = vouchers.c.code_key
+    if not await _compares_by_code_point(connection):
+        column = column.collate("C")  # correct on any collation; the index cannot help then
+    return and_(column >= start, column < start + PREFIX_END)
+
+
+async def _compares_by_code_point(connection: AsyncConnection) -> bool:
+    """Whether the database orders text by code point (SQLite always; PostgreSQL with C)."""
+    if connection.dialect.name == "sqlite":
+        return True
+    known = connection.info.get(_CODE_POINT_ORDER)
+    if known is None:
+        known = bool(await connection.scalar(_CODE_POINT_ORDER_PROBE))
+        connection.info[_CODE_POINT_ORDER] = known
+    return bool(known)
+
+
 async def list_vouchers(
     connection: AsyncConnection,
     *,
@@ -90,7 +125,7 @@ async def list_vouchers(
     if batch_id is not None:
         query = query.where(vouchers.c.batch_id == batch_id)
     if prefix:
-        query = query.where(vouchers.c.code_key.startswith(prefix.upper(), autoescape=True))
+        query = query.where(await code_key_prefix_condition(connection, prefix))
     if after_id is not None:
         query = query.where(vouchers.c.id < after_id)
     return list((await connection.execute(query)).all())

@@ -1,13 +1,12 @@
 """The console's pass-through to the batch API (POST /v1/batches and friends).
 
-ADAPTER, on purpose thin: batches are built on another branch. The browser
-cannot hold the admin key (it lives in the server; the session cookie is
-HttpOnly), so the "New batch" page talks to these same-origin console routes,
-which check the session (and the CSRF token on POST) and then call the batch
-HTTP API *inside this process*, as an ASGI sub-request carrying the admin key.
-Nothing leaves the process, and the console depends only on the contract in
-API.md, not on the batch service's Python interface. Until the batch API is
-merged the sub-requests answer 404 ``route_not_found`` and the page says so.
+On purpose thin. The browser cannot hold the admin key (it lives in the
+server; the session cookie is HttpOnly), so the "New batch" page talks to these
+same-origin console routes, which check the session (and the CSRF token on
+POST) and then call the batch HTTP API *inside this process*, as an ASGI
+sub-request carrying the admin key. Nothing leaves the process, and the console
+depends only on the contract in API.md, not on the batch service's Python
+interface.
 """
 
 from __future__ import annotations
