@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -191,8 +192,20 @@ def test_openapi_and_docs_are_served(public: Api) -> None:
     schema = public.get("/openapi.json").json()
     assert "/v1/vouchers/{code}/redemptions" in schema["paths"]
     assert "Problem" in schema["components"]["schemas"]
-    assert public.get("/docs").status_code == 200
     assert public.get("/readyz").json()["status"] == "ok"
+
+
+def test_docs_pages_load_nothing_from_the_internet(public: Api) -> None:
+    """/docs and /redoc take their scripts and styles from this server, never a CDN."""
+    for page in ("/docs", "/redoc"):
+        response = public.get(page)
+        assert response.status_code == 200
+        html = response.text
+        assets = re.findall(r'(?:src|href)="([^"]+)"', html)
+        assert assets, html
+        assert not re.search(r"https?://", " ".join(assets)), assets
+        for asset in assets:
+            assert public.get(asset).status_code == 200, asset
 
 
 def test_openapi_documents_400_on_every_route_with_a_body(public: Api) -> None:
