@@ -1,11 +1,13 @@
 """`make bench`: redemption throughput against the stack's ceiling and raw pgbench, in one run.
 
-Starts a PostgreSQL-backed and a SQLite-backed server (2 workers each), then
+Starts a PostgreSQL-backed and a SQLite-backed server (one worker process
+each by default, as suits this 2-core machine; BENCH_WORKERS=N for more), then
 measures with wrk: /healthz (the ceiling), one hot voucher, and redemptions
 spread over 20,000 vouchers; and with pgbench the same two workloads as raw
 SQL (conditional update plus ledger insert, durable commits, 32 clients) on
 the same database. Prints requests per second, p50/p99 latency and the ratios,
-checks every ledger against its counter, and writes benchmarks/out/latest.json.
+checks every ledger against its counter, runs the bulk benchmark (bulk.py;
+BENCH_SKIP_BULK=1 skips it) and writes benchmarks/out/latest.json.
 """
 
 from __future__ import annotations
@@ -213,7 +215,7 @@ def ledger_mismatches(database_url: str) -> int:
 
 
 def bench_server(database_url: str, workdir: Path, spread: bool) -> dict[str, Any]:
-    """Start a 2-worker server on this database and run the wrk workloads."""
+    """Start a server (WORKERS processes) on this database and run the wrk workloads."""
     pool = str(CONNECTIONS // WORKERS)
     env = {"VOUCHERS_DB_POOL_SIZE": pool, "VOUCHERS_LOOKUP_LIMIT": "1000000000"}
     server = Server(database_url, workdir / "data", workers=WORKERS, env=env).start()
@@ -301,6 +303,23 @@ def print_report(report: dict[str, Any]) -> None:
     print("ratios:")
     for name, value in report["ratios"].items():
         print(f"  {name:32} {value:6.2f}x")
+    bulk = report.get("bulk")
+    if bulk:
+        pg, lite = bulk["postgres"], bulk["sqlite"]
+        print(
+            f"bulk, {bulk['count']:,} codes (PostgreSQL best of {len(pg['batch_runs_seconds'])}):"
+        )
+        print(
+            f"  {'postgres batch / raw COPY':32} {pg['batch_vs_raw_copy']:6.2f}x"
+            f"  ({pg['batch_seconds']} s / {pg['raw_copy_seconds']} s; target <= 1.5)"
+        )
+        print(
+            f"  {'postgres export / raw COPY TO':32} {pg['export_vs_raw_copy_to']:6.2f}x"
+            f"  ({pg['export_seconds']} s / {pg['raw_copy_to_seconds']} s; target < 2)"
+        )
+        print(
+            f"  {'sqlite batch, export':32} {lite['batch_seconds']} s, {lite['export_seconds']} s"
+        )
 
 
 if __name__ == "__main__":
