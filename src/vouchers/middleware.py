@@ -71,19 +71,34 @@ class RequestContextMiddleware:
             await self._too_large(request_id, send)
             return
         received = 0
+        too_large = False
+        started = False
 
         async def receive_limited() -> Message:
-            nonlocal received
+            nonlocal received, too_large
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > self.max_body_bytes:
+                    too_large = True
                     raise BodyTooLarge
             return message
 
+        async def send_unless_too_large(message: Message) -> None:
+            nonlocal started
+            # Inner layers turn BodyTooLarge into their own answer (a 400 from
+            # FastAPI's body parsing, a 500 from the redeem shortcut): drop it.
+            if too_large and not started:
+                return
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
         try:
-            await self.app(scope, receive_limited, send)
-        except BodyTooLarge:
+            await self.app(scope, receive_limited, send_unless_too_large)
+        except Exception:
+            if not too_large or started:
+                raise
+        if too_large and not started:
             await self._too_large(request_id, send)
 
     @staticmethod

@@ -9,6 +9,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+import pytest
 import requests
 from sqlalchemy.engine import make_url
 
@@ -16,6 +17,9 @@ from tests.support import Api, Server, assert_problem, ledger_sum, unique_code
 from tests.tcp_proxy import TcpProxy
 
 CLIENTS = 8
+DB_TIMEOUT = 3
+# Slack for a loaded 2-core CI machine on top of the time a 503 may take by design.
+MARGIN = 3
 
 
 def _hammer(url: str, code: str, stop: threading.Event) -> list[dict[str, Any]]:
@@ -59,8 +63,8 @@ def _hammer(url: str, code: str, stop: threading.Event) -> list[dict[str, Any]]:
 
 
 def _outage_under_load(
-    server: Server, code: str, cut: Any, restore: Any, check_ready: bool
-) -> dict[str, int]:
+    server: Server, code: str, cut: Any, restore: Any, check_ready: bool, within: float
+) -> dict[str, Any]:
     public = Api(server.url, key=None)
     stop = threading.Event()
     collected: list[list[dict[str, Any]]] = []
@@ -89,7 +93,8 @@ def _outage_under_load(
     for result in unavailable:
         assert_problem_body(result["body"], "service_unavailable")
         assert int(result["retry_after"]) >= 1
-        assert result["seconds"] < 12, "a 503 comes within a few seconds, not a hang"
+    slowest = max(result["seconds"] for result in unavailable)
+    assert slowest < within, f"a 503 took {slowest:.1f}s, not within {within}s: a hang"
     assert {r["status"] for r in results} <= {201, 503}
     # Nothing half-applied: the counter equals the ledger, and every 201 is in it.
     admin = Api(server.url)
@@ -113,6 +118,7 @@ def _outage_under_load(
         "requests": len(results),
         "answered_503": len(unavailable),
         "503_whose_commit_had_landed": applied_anyway,
+        "slowest_503_seconds": round(slowest, 2),
     }
 
 
@@ -121,29 +127,42 @@ def assert_problem_body(body: dict[str, Any], code: str) -> None:
     assert body["code"] == code and body["type"] == f"/problems/{code}" and body["request_id"]
 
 
-def test_postgres_connection_cut_mid_load(backend: str, fresh_db: str, tmp_path: Path) -> None:
+def test_postgres_connection_cut_mid_load(
+    backend: str, fresh_db: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     if backend == "sqlite":
-        _sqlite_locked_mid_load(fresh_db, tmp_path)
+        _sqlite_locked_mid_load(fresh_db, tmp_path, capsys)
         return
     url = make_url(fresh_db)
     proxy = TcpProxy(url.port or 5432).start()
     through_proxy = url.set(host="127.0.0.1", port=proxy.port).render_as_string(False)
-    server = Server(through_proxy, tmp_path / "data", workers=2, env={"VOUCHERS_DB_TIMEOUT": "3"})
+    server = Server(
+        through_proxy, tmp_path / "data", workers=2, env={"VOUCHERS_DB_TIMEOUT": str(DB_TIMEOUT)}
+    )
     server.start()
     try:
         code = Api(server.url).create_voucher(code=unique_code("OUT"), max_redemptions=10**6)[
             "code"
         ]
-        figures = _outage_under_load(server, code, proxy.stop, proxy.start, check_ready=True)
-        print(f"postgres outage figures: {figures}")
+        # The cut is seen at once (refused connections, reset sockets), at worst
+        # after one database timeout (pool or connect).
+        figures = _outage_under_load(
+            server, code, proxy.stop, proxy.start, check_ready=True, within=DB_TIMEOUT + MARGIN
+        )
+        with capsys.disabled():
+            print(f"\npostgres outage figures: {figures}")
     finally:
         server.stop()
         proxy.stop()
 
 
-def _sqlite_locked_mid_load(fresh_db: str, tmp_path: Path) -> None:
+def _sqlite_locked_mid_load(
+    fresh_db: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     """SQLite has no connection to cut: another process holding the write lock is its outage."""
-    server = Server(fresh_db, tmp_path / "data", workers=2, env={"VOUCHERS_DB_TIMEOUT": "3"})
+    server = Server(
+        fresh_db, tmp_path / "data", workers=2, env={"VOUCHERS_DB_TIMEOUT": str(DB_TIMEOUT)}
+    )
     server.start()
     blocker = sqlite3.connect(make_url(fresh_db).database or "", isolation_level=None)
     try:
@@ -157,8 +176,14 @@ def _sqlite_locked_mid_load(fresh_db: str, tmp_path: Path) -> None:
         def unlock() -> None:
             blocker.execute("ROLLBACK")
 
-        figures = _outage_under_load(server, code, lock, unlock, check_ready=False)
-        print(f"sqlite lock-out figures: {figures}")
+        # One consumer per worker commits groups one after another: a request that
+        # arrives while a group waits out the busy timeout waits for that group's
+        # 503, then its own group waits out the timeout again.
+        figures = _outage_under_load(
+            server, code, lock, unlock, check_ready=False, within=2 * DB_TIMEOUT + MARGIN
+        )
+        with capsys.disabled():
+            print(f"\nsqlite lock-out figures: {figures}")
         assert_problem(Api(server.url).get("/v1/vouchers/NOPE-1"), 404, "voucher_not_found")
     finally:
         blocker.close()

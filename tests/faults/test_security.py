@@ -3,8 +3,15 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from pathlib import Path
 
-from tests.support import Api, Server, assert_problem
+import requests
+from fastapi.routing import iter_route_contexts
+
+from tests.support import ADMIN_KEY, Api, Server, assert_problem
+from vouchers.app import create_app
+from vouchers.config import Settings
 
 PUBLIC = {
     ("GET", "/healthz"),
@@ -56,6 +63,113 @@ def test_oversized_bodies_are_refused(public: Api) -> None:
     )
     assert response.status_code == 413
     assert response.json()["code"] == "request_too_large"
+
+
+def test_oversized_chunked_bodies_are_refused(api: Api, public: Api) -> None:
+    def chunks() -> Iterator[bytes]:
+        yield b'{"metadata": {"x": "'
+        for _ in range(10):
+            yield b"a" * 8_000
+        yield b'"}}'
+
+    # No Content-Length: the limit is enforced while the body streams in, on the
+    # redeem shortcut and on a routed endpoint alike.
+    for client, path in ((public, "/v1/vouchers/ANY-CODE/redemptions"), (api, "/v1/vouchers")):
+        response = client.request(
+            "POST", path, data=chunks(), headers={"Content-Type": "application/json"}
+        )
+        assert response.request.headers["Transfer-Encoding"] == "chunked"
+        assert "Content-Length" not in response.request.headers
+        assert_problem(response, 413, "request_too_large")
+
+
+def test_problem_pages_get_the_page_security_headers(public: Api) -> None:
+    response = public.get("/problems/voucher_not_found")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/html")
+    csp = response.headers["Content-Security-Policy"]
+    assert "default-src 'none'" in csp and "frame-ancestors 'none'" in csp
+    assert response.headers["X-Frame-Options"] == "DENY"
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert response.headers["Referrer-Policy"] == "same-origin"
+    unknown = public.get("/problems/no-such-problem")
+    assert unknown.status_code == 404
+    assert unknown.headers["Content-Security-Policy"] == csp
+
+
+# The console's JSON endpoints for the batch page's script answer 401, not a redirect.
+CONSOLE_JSON = {
+    "/admin/batches",
+    "/admin/batches/{batch_id}",
+    "/admin/batches/{batch_id}/codes.csv",
+}
+SIGN_IN = "/admin/sign-in"
+
+
+def _console_routes(tmp_path: Path) -> list[tuple[str, str]]:
+    """(method, path) of every route under /admin, as the app registers them."""
+    app = create_app(
+        Settings(
+            database_url=f"sqlite:///{tmp_path / 'unused.db'}",
+            admin_key=ADMIN_KEY,
+            data_dir=tmp_path / "data",
+        )
+    )
+    found = set()
+    for route in iter_route_contexts(app.routes):
+        path = route.path
+        if path is None or not (path == "/admin" or path.startswith("/admin/")):
+            continue
+        for method in route.methods or ():
+            if method != "HEAD":
+                found.add((method, path))
+    return sorted(found)
+
+
+def test_every_console_route_needs_a_session(api: Api, server: Server, tmp_path: Path) -> None:
+    """Signed out, console GETs go to the sign-in page and POSTs are refused, changing nothing."""
+    voucher = api.create_voucher(max_redemptions=5)
+    redemption = api.redeem(voucher["code"]).json()
+    values = {
+        "code": voucher["code"],
+        "redemption_id": redemption["id"],
+        "batch_id": "SOME-ID-1",
+    }
+    form = {
+        "csrf_token": "not-a-token",
+        "max_redemptions": "99",
+        "expires_at": "2098-01-01",
+        "code": "SIGNED-OUT-1",
+    }
+    browser = requests.Session()
+    checked = {"GET": 0, "POST": 0}
+    for method, path in _console_routes(tmp_path):
+        if path == SIGN_IN:
+            continue
+        concrete = re.sub(r"\{([^}]+)\}", lambda m: values[m.group(1)], path)
+        response = browser.request(
+            method, server.url + concrete, data=form, allow_redirects=False, timeout=30
+        )
+        where = f"{method} {path}"
+        if path in CONSOLE_JSON:
+            assert response.status_code == 401, where
+            assert response.headers["content-type"].startswith("application/problem+json")
+            assert response.json()["code"] == "unauthorized", where
+        elif method == "GET":
+            assert response.status_code == 303, where
+            assert response.headers["Location"].startswith(SIGN_IN), where
+        else:
+            assert response.status_code in (303, 401, 403), where
+            if response.status_code == 303:
+                assert response.headers["Location"].startswith(SIGN_IN), where
+        checked[method] += 1
+    assert checked["GET"] >= 6 and checked["POST"] >= 7, checked
+    after = api.get(f"/v1/vouchers/{voucher['code']}").json()
+    unchanged = ("disabled", "max_redemptions", "expires_at")
+    assert {name: after[name] for name in unchanged} == {name: voucher[name] for name in unchanged}
+    assert after["redeemed"] == 1
+    assert api.get(f"/v1/redemptions/{redemption['id']}").json()["reversed_at"] is None
+    assert api.get("/v1/vouchers/SIGNED-OUT-1").status_code == 404
 
 
 def test_errors_carry_no_traces_or_sql(api: Api, public: Api) -> None:

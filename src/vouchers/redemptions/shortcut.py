@@ -22,6 +22,7 @@ from starlette.requests import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from vouchers.errors import ServiceError
+from vouchers.middleware import BodyTooLarge
 from vouchers.problems import problem_response, unexpected_error_response
 from vouchers.redemptions.router import redeem, redeem_router
 
@@ -67,6 +68,8 @@ class RedeemShortcut:
             response = await redeem(code, request)
         except ServiceError as error:
             response = problem_response(error, request)
+        except BodyTooLarge:
+            raise  # RequestContextMiddleware answers 413; not an unexpected error
         except Exception as error:  # the router's catch-all handler, answered the same way
             response = unexpected_error_response(error, request)
         await response(scope, receive, send)

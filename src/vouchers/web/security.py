@@ -1,4 +1,4 @@
-"""Security headers for the console, the public page and their static files."""
+"""Security headers for the console, the public page, the problem pages and static files."""
 
 from __future__ import annotations
 
@@ -29,8 +29,12 @@ PAGE_HEADERS = {
 
 
 def is_web_path(path: str) -> bool:
-    """Whether a path belongs to the web console, the public page or their static files."""
-    return path == "/" or path.startswith(("/admin", "/static/"))
+    """Whether a path is an HTML page of ours: console, public page, problem pages, static files.
+
+    /docs and /redoc are left out: they start Swagger UI and ReDoc with an inline
+    script, which this policy forbids.
+    """
+    return path == "/" or path.startswith(("/admin", "/static/", "/problems/"))
 
 
 class SecurityHeadersMiddleware:
