@@ -101,7 +101,6 @@ def test_problem_pages_get_the_page_security_headers(public: Api) -> None:
 CONSOLE_JSON = {
     "/admin/batches",
     "/admin/batches/{batch_id}",
-    "/admin/batches/{batch_id}/codes.csv",
 }
 SIGN_IN = "/admin/sign-in"
 

@@ -319,4 +319,15 @@ def test_batch_pass_through_needs_a_session(server: Server) -> None:
     response = requests.post(f"{server.url}/admin/batches", json={"count": 1}, timeout=30)
     assert response.status_code == 401
     assert response.headers["content-type"].startswith("application/problem+json")
+    assert response.json()["code"] == "unauthorized"
+    assert response.json()["request_id"] == response.headers["X-Request-ID"]
     assert requests.get(f"{server.url}/admin/batches/abc", timeout=30).status_code == 401
+
+
+def test_signed_out_csv_download_goes_to_sign_in(server: Server) -> None:
+    """A download link is a navigation: signed out, it leads to sign-in and back."""
+    response = requests.get(
+        f"{server.url}/admin/batches/bat_x/codes.csv", allow_redirects=False, timeout=30
+    )
+    assert response.status_code == 303
+    assert response.headers["location"] == "/admin/sign-in?next=/admin/batches/bat_x/codes.csv"

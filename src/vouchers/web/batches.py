@@ -24,8 +24,16 @@ from fastapi.responses import JSONResponse, Response, StreamingResponse
 from starlette.types import Message
 
 from vouchers.auth import Keys
-from vouchers.errors import PROBLEM_CONTENT_TYPE
-from vouchers.web.auth import CSRF_HEADER, optional_session
+from vouchers.errors import (
+    BatchNotFound,
+    Forbidden,
+    InternalError,
+    RequestTooLarge,
+    ServiceError,
+    Unauthorized,
+)
+from vouchers.problems import problem_response
+from vouchers.web.auth import CSRF_HEADER, SignInRequired, optional_session
 from vouchers.web.session import Session, check_csrf
 
 logger = logging.getLogger(__name__)
@@ -39,24 +47,15 @@ FORWARDED_HEADERS = ("content-type", "retry-after", "location", "idempotent-repl
 _DONE: Message = {"type": "vouchers.web.done"}
 
 
-def _problem(status: int, code: str, title: str, detail: str) -> JSONResponse:
-    return JSONResponse(
-        {
-            "type": f"/problems/{code}",
-            "title": title,
-            "status": status,
-            "detail": detail,
-            "code": code,
-        },
-        status_code=status,
-        media_type=PROBLEM_CONTENT_TYPE,
-    )
+def _problem(request: Request, error: ServiceError) -> JSONResponse:
+    """The page script's errors, as problem+json with the request id, like the API's."""
+    return problem_response(error, request)
 
 
 def _session_or_401(request: Request) -> Session | JSONResponse:
     session = optional_session(request)
     if session is None:
-        return _problem(401, "unauthorized", "Signed out", "Sign in to the console again.")
+        return _problem(request, Unauthorized("Signed out: sign in to the console again."))
     return session
 
 
@@ -120,7 +119,7 @@ async def call_api(
     if start["type"] != "http.response.start":
         finished.set()
         await task
-        return _problem(502, "internal_error", "No answer", "The API gave no answer; retry.")
+        return _problem(request, InternalError("The batch API gave no answer; retry."))
     forwarded = {
         name.decode("latin-1"): value.decode("latin-1")
         for name, value in start.get("headers", [])
@@ -156,10 +155,10 @@ async def create_batch(request: Request) -> Response:
     if isinstance(session, JSONResponse):
         return session
     if not check_csrf(session, request.headers.get(CSRF_HEADER)):
-        return _problem(403, "forbidden", "Form expired", "Reload the page and try again.")
+        return _problem(request, Forbidden("The form expired: reload the page and try again."))
     body = await request.body()
     if len(body) > MAX_BODY:
-        return _problem(413, "request_too_large", "Too large", "The form is too large.")
+        return _problem(request, RequestTooLarge("The form is too large."))
     headers = {}
     key = request.headers.get("Idempotency-Key", "")
     if IDEMPOTENCY_KEY.fullmatch(key):
@@ -174,18 +173,18 @@ async def batch_status(request: Request, batch_id: str) -> Response:
     if isinstance(session, JSONResponse):
         return session
     if not BATCH_ID.fullmatch(batch_id):
-        return _problem(404, "batch_not_found", "Batch not found", "No batch has that id.")
+        return _problem(request, BatchNotFound("No batch has that id."))
     return await call_api(request, "GET", f"/v1/batches/{quote(batch_id)}")
 
 
 @router.get("/{batch_id}/codes.csv")
 async def batch_codes(request: Request, batch_id: str) -> Response:
     """A batch's codes as a CSV download, streamed from GET /v1/batches/{id}/codes."""
-    session = _session_or_401(request)
-    if isinstance(session, JSONResponse):
-        return session
+    if optional_session(request) is None:
+        # A download is a browser navigation: signed out, go to sign-in and come back.
+        raise SignInRequired(request.url.path)
     if not BATCH_ID.fullmatch(batch_id):
-        return _problem(404, "batch_not_found", "Batch not found", "No batch has that id.")
+        return _problem(request, BatchNotFound("No batch has that id."))
     response = await call_api(request, "GET", f"/v1/batches/{quote(batch_id)}/codes")
     if response.status_code == 200:
         response.headers["Content-Disposition"] = f'attachment; filename="batch-{batch_id}.csv"'
