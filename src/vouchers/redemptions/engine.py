@@ -193,20 +193,29 @@ async def apply_group(
 
 async def run_group(database: Database, commands: list[RedeemCommand]) -> list[Answer]:
     """Apply a group in its own transaction; on any database failure every member gets 503."""
+    answers, _ = await _run_group(database, commands)
+    return answers
+
+
+async def _run_group(
+    database: Database, commands: list[RedeemCommand]
+) -> tuple[list[Answer], bool]:
+    """The group's answers, and whether it failed because the database could not be reached."""
     try:
         async with database.transaction() as connection:
-            return await apply_group(connection, commands, clock.now())
+            return await apply_group(connection, commands, clock.now()), False
     except Exception as error:
         # Whatever failed, the transaction rolled back: nothing of the group was
         # applied, so every member may safely retry (in another group).
-        if is_unavailable(error):
+        unavailable = is_unavailable(error)
+        if unavailable:
             logger.warning("redemption group of %d failed: %s", len(commands), type(error).__name__)
         else:
             logger.exception("redemption group of %d failed", len(commands))
         failure = ServiceUnavailable(
             "The redemption could not be committed; nothing was redeemed. Retry."
         )
-        return [error_answer(failure, command.request_id) for command in commands]
+        return [error_answer(failure, command.request_id) for command in commands], unavailable
 
 
 def observe_group(answers: list[Answer]) -> None:
@@ -285,13 +294,15 @@ class RedemptionEngine:
             while len(group) < self.max_group and not self._queue.empty():
                 group.append(self._queue.get_nowait())
             try:
-                answers = await run_group(self.database, [pending.command for pending in group])
+                answers, unavailable = await _run_group(
+                    self.database, [pending.command for pending in group]
+                )
             except BaseException as error:  # cancelled mid-group: never leave callers hanging
-                unavailable = ServiceUnavailable("The server is shutting down; retry.")
+                stopping = ServiceUnavailable("The server is shutting down; retry.")
                 for pending in group:
                     if not pending.future.done():
                         pending.future.set_result(
-                            error_answer(unavailable, pending.command.request_id)
+                            error_answer(stopping, pending.command.request_id)
                         )
                     self._queue.task_done()
                 if isinstance(error, asyncio.CancelledError):
@@ -304,6 +315,27 @@ class RedemptionEngine:
                 if not pending.future.done():
                     pending.future.set_result(answer)
                 self._queue.task_done()
+            if unavailable:
+                self._fail_queued()
+
+    def _fail_queued(self) -> None:
+        """Answer 503 to everything queued behind a group the database could not take.
+
+        They arrived while that group waited out the database timeout; trying
+        them now would make each wait out a timeout of its own before its 503.
+        Nothing of theirs was applied, so a retry is safe.
+        """
+        failure = ServiceUnavailable("The database cannot be reached; nothing was redeemed. Retry.")
+        answers = []
+        while not self._queue.empty():
+            pending = self._queue.get_nowait()
+            answer = error_answer(failure, pending.command.request_id)
+            answers.append(answer)
+            if not pending.future.done():
+                pending.future.set_result(answer)
+            self._queue.task_done()
+        if answers:
+            observe_group(answers)
 
     async def close(self) -> None:
         """Refuse new redemptions, finish the queued ones, stop the consumers."""
