@@ -150,3 +150,74 @@ def test_keyboard_order_on_the_public_page(browser: Any, server: Server) -> None
         assert order == ["Skip to content", "code", "quantity", "customer_id", "Redeem"]
     finally:
         context.close()
+
+
+# For every element with its own visible text: its colour against the first
+# opaque background behind it, as WCAG 2 computes contrast. Large text (24px,
+# or 18.66px bold) needs 3:1, the rest 4.5:1.
+CONTRAST_SCRIPT = """() => {
+  const channel = (c) => {
+    c /= 255;
+    return c <= 0.03928 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4;
+  };
+  const parse = (s) => (s.match(/[\\d.]+/g) || []).map(Number);
+  const luminance = ([r, g, b]) => 0.2126 * channel(r) + 0.7152 * channel(g) + 0.0722 * channel(b);
+  const background = (el) => {
+    for (let node = el; node; node = node.parentElement) {
+      const [r, g, b, a = 1] = parse(getComputedStyle(node).backgroundColor);
+      if (a >= 0.99) return [r, g, b];
+    }
+    return [255, 255, 255];
+  };
+  const failures = [];
+  for (const el of document.body.querySelectorAll("*")) {
+    const own = [...el.childNodes].some((n) => n.nodeType === 3 && n.textContent.trim());
+    const style = getComputedStyle(el);
+    if (!own || style.visibility === "hidden" || el.getClientRects().length === 0) continue;
+    const [fg_r, fg_g, fg_b] = parse(style.color);
+    const a = luminance([fg_r, fg_g, fg_b]), b = luminance(background(el));
+    const ratio = (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
+    const size = parseFloat(style.fontSize), bold = Number(style.fontWeight) >= 700;
+    const needed = size >= 24 || (bold && size >= 18.66) ? 3 : 4.5;
+    if (ratio < needed) {
+      const text = el.textContent.trim().slice(0, 40);
+      failures.push(`${el.tagName} "${text}" ${ratio.toFixed(2)} < ${needed}`);
+    }
+  }
+  return failures;
+}"""
+
+
+def test_text_contrast_meets_wcag_aa(browser: Any, server: Server, api: Api) -> None:
+    """Every page's text, including errors, badges and notices, meets WCAG AA contrast."""
+    code = api.create_voucher(code=unique_code("CONTRAST"), max_redemptions=1)["code"]
+    api.redeem(code)
+    context = browser.new_context(base_url=server.url)
+    try:
+        page = context.new_page()
+        checked: dict[str, list[str]] = {}
+        page.goto("/")
+        checked["public"] = page.evaluate(CONTRAST_SCRIPT)
+        page.get_by_label("Voucher code").fill(code)
+        page.get_by_role("button", name="Redeem").click()
+        page.locator("#result").get_by_text("used up", exact=False).wait_for()
+        checked["public, refused"] = page.evaluate(CONTRAST_SCRIPT)
+        page.goto("/admin")
+        checked["sign-in"] = page.evaluate(CONTRAST_SCRIPT)
+        sign_in(page)
+        checked["dashboard"] = page.evaluate(CONTRAST_SCRIPT)
+        page.goto("/admin/vouchers")
+        checked["vouchers"] = page.evaluate(CONTRAST_SCRIPT)
+        page.goto(f"/admin/vouchers/{code}")
+        checked["voucher"] = page.evaluate(CONTRAST_SCRIPT)
+        page.goto("/admin/new-voucher")
+        page.get_by_label("Max redemptions").fill("0")
+        page.get_by_role("button", name="Create").click()
+        page.get_by_text("fix the fields marked below").wait_for()
+        checked["new voucher, errors"] = page.evaluate(CONTRAST_SCRIPT)
+        page.goto("/admin/new-batch")
+        checked["new batch"] = page.evaluate(CONTRAST_SCRIPT)
+    finally:
+        context.close()
+    assert {name: found for name, found in checked.items() if found} == {}
+    assert len(checked) == 8
