@@ -221,3 +221,47 @@ def test_text_contrast_meets_wcag_aa(browser: Any, server: Server, api: Api) -> 
         context.close()
     assert {name: found for name, found in checked.items() if found} == {}
     assert len(checked) == 8
+
+
+def _tab_order(page: Any, presses: int) -> list[str]:
+    """What Tab focuses, press by press: an element's id, else its text."""
+    order = []
+    for _ in range(presses):
+        page.keyboard.press("Tab")
+        order.append(
+            page.evaluate("document.activeElement.id || document.activeElement.textContent.trim()")
+        )
+    return order
+
+
+def test_keyboard_order_in_the_console(browser: Any, server: Server) -> None:
+    """Sign-in and the new-voucher form are reached by Tab in reading order."""
+    context = browser.new_context(base_url=server.url)
+    try:
+        page = context.new_page()
+        page.goto("/admin/sign-in")
+        assert page.evaluate("document.activeElement.id") == "admin_key"  # autofocus
+        page.keyboard.press("Tab")
+        assert page.evaluate("document.activeElement.textContent.trim()") == "Sign in"
+        sign_in(page)
+        page.goto("/admin/new-voucher")
+        # A date input takes one Tab per part (month, day, year): repeats are dropped.
+        pressed = _tab_order(page, 24)
+        order = [name for i, name in enumerate(pressed) if i == 0 or pressed[i - 1] != name]
+    finally:
+        context.close()
+    expected = [
+        "Dashboard",
+        "Vouchers",
+        "New voucher",
+        "New batch",
+        "Sign out",
+        "code",
+        "max_redemptions",
+        "expires_at",
+        "starts_at",
+        "per_customer_limit",
+        "Create",
+    ]
+    positions = [order.index(name) if name in order else -1 for name in expected]
+    assert -1 not in positions and positions == sorted(positions), str(order)
