@@ -35,11 +35,14 @@ def _request_id(request: Request) -> str:
 
 def problem_response(error: ServiceError, request: Request) -> JSONResponse:
     """Render a domain error."""
+    request_id = _request_id(request)
     return JSONResponse(
-        error.body(_request_id(request)),
+        error.body(request_id),
         status_code=error.status,
         media_type=PROBLEM_CONTENT_TYPE,
-        headers=error.headers(),
+        # Also set here, not only by RequestContextMiddleware: Starlette sends the
+        # catch-all 500 from its outermost layer, outside that middleware.
+        headers={**error.headers(), "X-Request-ID": request_id},
     )
 
 
@@ -115,13 +118,9 @@ def unexpected_error_response(error: Exception, request: Request) -> JSONRespons
             request,
         )
     logger.exception("unhandled error (request %s)", _request_id(request))
-    response = problem_response(
+    return problem_response(
         InternalError(f"Something went wrong; quote request id {_request_id(request)}."), request
     )
-    # Starlette sends this answer from its outermost layer, outside RequestContextMiddleware,
-    # so the request id header is set here.
-    response.headers["X-Request-ID"] = _request_id(request)
-    return response
 
 
 def install_handlers(app: FastAPI) -> None:
