@@ -29,7 +29,6 @@ from vouchers.errors import (
     Forbidden,
     InternalError,
     RequestTooLarge,
-    ServiceError,
     Unauthorized,
 )
 from vouchers.problems import problem_response
@@ -47,15 +46,10 @@ FORWARDED_HEADERS = ("content-type", "retry-after", "location", "idempotent-repl
 _DONE: Message = {"type": "vouchers.web.done"}
 
 
-def _problem(request: Request, error: ServiceError) -> JSONResponse:
-    """The page script's errors, as problem+json with the request id, like the API's."""
-    return problem_response(error, request)
-
-
 def _session_or_401(request: Request) -> Session | JSONResponse:
     session = optional_session(request)
     if session is None:
-        return _problem(request, Unauthorized("Signed out: sign in to the console again."))
+        return problem_response(Unauthorized("Signed out: sign in to the console again."), request)
     return session
 
 
@@ -119,7 +113,7 @@ async def call_api(
     if start["type"] != "http.response.start":
         finished.set()
         await task
-        return _problem(request, InternalError("The batch API gave no answer; retry."))
+        return problem_response(InternalError("The batch API gave no answer; retry."), request)
     forwarded = {
         name.decode("latin-1"): value.decode("latin-1")
         for name, value in start.get("headers", [])
@@ -155,10 +149,12 @@ async def create_batch(request: Request) -> Response:
     if isinstance(session, JSONResponse):
         return session
     if not check_csrf(session, request.headers.get(CSRF_HEADER)):
-        return _problem(request, Forbidden("The form expired: reload the page and try again."))
+        return problem_response(
+            Forbidden("The form expired: reload the page and try again."), request
+        )
     body = await request.body()
     if len(body) > MAX_BODY:
-        return _problem(request, RequestTooLarge("The form is too large."))
+        return problem_response(RequestTooLarge("The form is too large."), request)
     headers = {}
     key = request.headers.get("Idempotency-Key", "")
     if IDEMPOTENCY_KEY.fullmatch(key):
@@ -173,7 +169,7 @@ async def batch_status(request: Request, batch_id: str) -> Response:
     if isinstance(session, JSONResponse):
         return session
     if not BATCH_ID.fullmatch(batch_id):
-        return _problem(request, BatchNotFound("No batch has that id."))
+        return problem_response(BatchNotFound("No batch has that id."), request)
     return await call_api(request, "GET", f"/v1/batches/{quote(batch_id)}")
 
 
@@ -184,7 +180,7 @@ async def batch_codes(request: Request, batch_id: str) -> Response:
         # A download is a browser navigation: signed out, go to sign-in and come back.
         raise SignInRequired(request.url.path)
     if not BATCH_ID.fullmatch(batch_id):
-        return _problem(request, BatchNotFound("No batch has that id."))
+        return problem_response(BatchNotFound("No batch has that id."), request)
     response = await call_api(request, "GET", f"/v1/batches/{quote(batch_id)}/codes")
     if response.status_code == 200:
         response.headers["Content-Disposition"] = f'attachment; filename="batch-{batch_id}.csv"'
