@@ -5,18 +5,21 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import signal
 import stat
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import requests
-
-from tests.support import ROOT, Api, assert_problem, free_port
+from tests.support import (
+    ROOT,
+    Api,
+    assert_problem,
+    free_port,
+    stop_process_group,
+    wait_until_healthy,
+)
 
 BIN = Path(sys.executable).parent
 REDEEM_KEY = "fresh-redeem-key-0123456789abcdef"
@@ -47,24 +50,10 @@ def _running(command: list[str], cwd: Path, log_path: Path) -> Iterator[str]:
         )
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            assert process.poll() is None, f"exited early:\n{log_path.read_text()}"
-            assert time.monotonic() < deadline, f"no answer:\n{log_path.read_text()}"
-            try:
-                if requests.get(f"{url}/healthz", timeout=1).status_code == 200:
-                    break
-            except requests.RequestException:
-                pass
-            time.sleep(0.1)
+        wait_until_healthy(process, url, 30, log_path.read_text)
         yield url
     finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(20)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
+        stop_process_group(process)
 
 
 def _printed_keys(log_path: Path) -> list[str]:
