@@ -18,7 +18,11 @@ from pathlib import Path
 from typing import Any
 
 import requests
+from fastapi import FastAPI
 from sqlalchemy.engine import make_url
+
+from vouchers.app import create_app
+from vouchers.config import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 ADMIN_KEY = "test-admin-key-0123456789abcdef"
@@ -94,6 +98,13 @@ def fresh_database(backend: str, tmp_path: Path) -> Iterator[str]:
         yield url
     finally:
         drop_postgres_database(url)
+
+
+def in_process_app(database_url: str, data_dir: Path, **settings: Any) -> FastAPI:
+    """The real app with the tests' admin key, to run in this process (under a TestClient)."""
+    return create_app(
+        Settings(database_url=database_url, admin_key=ADMIN_KEY, data_dir=data_dir, **settings)
+    )
 
 
 def wait_until_healthy(

@@ -7,9 +7,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.support import ADMIN_KEY
-from vouchers.app import create_app
-from vouchers.config import Settings
+from tests.support import in_process_app
 
 SECRET_DETAIL = "SELECT code FROM vouchers WHERE code = 'LEAKED-CODE-123'"
 
@@ -18,13 +16,7 @@ def test_unexpected_exception_is_a_500_problem_with_a_logged_request_id(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """A bug in a route answers 500 internal_error; the details go to the log only."""
-    app = create_app(
-        Settings(
-            database_url=f"sqlite:///{tmp_path / 'vouchers.db'}",
-            admin_key=ADMIN_KEY,
-            data_dir=tmp_path / "data",
-        )
-    )
+    app = in_process_app(f"sqlite:///{tmp_path / 'vouchers.db'}", tmp_path / "data")
 
     # The route is the test's; the handlers and middleware answering for it are the app's.
     async def broken() -> None:

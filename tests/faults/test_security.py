@@ -9,9 +9,7 @@ from pathlib import Path
 import requests
 from fastapi.routing import iter_route_contexts
 
-from tests.support import ADMIN_KEY, Api, Server, assert_problem
-from vouchers.app import create_app
-from vouchers.config import Settings
+from tests.support import Api, Server, assert_problem, in_process_app
 
 PUBLIC = {
     ("GET", "/healthz"),
@@ -107,13 +105,7 @@ SIGN_IN = "/admin/sign-in"
 
 def _console_routes(tmp_path: Path) -> list[tuple[str, str]]:
     """(method, path) of every route under /admin, as the app registers them."""
-    app = create_app(
-        Settings(
-            database_url=f"sqlite:///{tmp_path / 'unused.db'}",
-            admin_key=ADMIN_KEY,
-            data_dir=tmp_path / "data",
-        )
-    )
+    app = in_process_app(f"sqlite:///{tmp_path / 'unused.db'}", tmp_path / "data")
     found = set()
     for route in iter_route_contexts(app.routes):
         path = route.path

@@ -16,10 +16,16 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from tests.support import ADMIN_KEY, Api, Server, assert_problem, ledger_sum, unique_code
+from tests.support import (
+    ADMIN_KEY,
+    Api,
+    Server,
+    assert_problem,
+    in_process_app,
+    ledger_sum,
+    unique_code,
+)
 from vouchers import clock
-from vouchers.app import create_app
-from vouchers.config import Settings
 from vouchers.db import Database
 from vouchers.redemptions.tables import idempotency_keys
 
@@ -179,11 +185,6 @@ def test_key_survives_a_restart(fresh_db: str, tmp_path: Path) -> None:
         restarted.stop()
 
 
-def _in_process_app(database_url: str, data_dir: Path) -> FastAPI:
-    """The real app, run in-process so that vouchers.clock moves its time."""
-    return create_app(Settings(database_url=database_url, admin_key=ADMIN_KEY, data_dir=data_dir))
-
-
 async def _stored_keys(database: Database) -> set[str]:
     async with database.read() as connection:
         return set((await connection.execute(select(idempotency_keys.c.key))).scalars())
@@ -206,7 +207,7 @@ def test_keys_are_kept_for_24_hours_then_purged(fresh_db: str, tmp_path: Path) -
     key, older = f"kept-{uuid.uuid4()}", f"older-{uuid.uuid4()}"
     path = ""
     try:
-        with TestClient(_in_process_app(fresh_db, tmp_path / "data"), headers=headers) as client:
+        with TestClient(in_process_app(fresh_db, tmp_path / "data"), headers=headers) as client:
             clock.set_offset(timedelta(hours=-2))
             code = client.post(
                 "/v1/vouchers", json={"max_redemptions": 10, "expires_at": "2099-01-01"}
@@ -219,7 +220,7 @@ def test_keys_are_kept_for_24_hours_then_purged(fresh_db: str, tmp_path: Path) -
             assert first.status_code == 201
 
         clock.set_offset(timedelta(hours=23))
-        app = _in_process_app(fresh_db, tmp_path / "data")
+        app = in_process_app(fresh_db, tmp_path / "data")
         with TestClient(app, headers=headers) as client:
             assert key in _wait_until_forgotten(client, app, older)
             replay = client.post(path, json={"quantity": 2}, headers={"Idempotency-Key": key})
@@ -228,7 +229,7 @@ def test_keys_are_kept_for_24_hours_then_purged(fresh_db: str, tmp_path: Path) -
             assert replay.json() == first.json()
 
         clock.set_offset(timedelta(hours=25))
-        app = _in_process_app(fresh_db, tmp_path / "data")
+        app = in_process_app(fresh_db, tmp_path / "data")
         with TestClient(app, headers=headers) as client:
             _wait_until_forgotten(client, app, key)
             fresh = client.post(path, json={"quantity": 2}, headers={"Idempotency-Key": key})

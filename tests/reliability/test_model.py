@@ -46,10 +46,8 @@ from hypothesis.stateful import (
 )
 from sqlalchemy import func, select
 
-from tests.support import ADMIN_KEY
+from tests.support import ADMIN_KEY, in_process_app
 from vouchers import clock
-from vouchers.app import create_app
-from vouchers.config import Settings
 from vouchers.db import Database
 from vouchers.redemptions.tables import customer_usage, redemptions
 from vouchers.vouchers.tables import vouchers
@@ -680,14 +678,7 @@ def test_service_matches_model(
     fresh_db: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """Random operation sequences never make the service and the model disagree."""
-    app = create_app(
-        Settings(
-            database_url=fresh_db,
-            admin_key=ADMIN_KEY,
-            data_dir=tmp_path / "data",
-            lookup_limit=1_000_000,
-        )
-    )
+    app = in_process_app(fresh_db, tmp_path / "data", lookup_limit=1_000_000)
     figures = Figures()
     try:
         with TestClient(app, headers={"Authorization": f"Bearer {ADMIN_KEY}"}) as client:
