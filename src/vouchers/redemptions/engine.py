@@ -191,16 +191,12 @@ async def apply_group(
     return [answer for answer in answers if answer is not None]
 
 
-async def run_group(database: Database, commands: list[RedeemCommand]) -> list[Answer]:
-    """Apply a group in its own transaction; on any database failure every member gets 503."""
-    answers, _ = await _run_group(database, commands)
-    return answers
+async def run_group(database: Database, commands: list[RedeemCommand]) -> tuple[list[Answer], bool]:
+    """Apply a group in its own transaction; on any database failure every member gets 503.
 
-
-async def _run_group(
-    database: Database, commands: list[RedeemCommand]
-) -> tuple[list[Answer], bool]:
-    """The group's answers, and whether it failed because the database could not be reached."""
+    Returns the answers, and whether the group failed because the database
+    could not be reached.
+    """
     try:
         async with database.transaction() as connection:
             return await apply_group(connection, commands, clock.now()), False
@@ -279,7 +275,7 @@ class RedemptionEngine:
                 command.request_id,
             )
         if not self.enabled:
-            answers = await run_group(self.database, [command])
+            answers, _ = await run_group(self.database, [command])
             observe_group(answers)
             return answers[0]
         future: asyncio.Future[Answer] = asyncio.get_running_loop().create_future()
@@ -294,7 +290,7 @@ class RedemptionEngine:
             while len(group) < self.max_group and not self._queue.empty():
                 group.append(self._queue.get_nowait())
             try:
-                answers, unavailable = await _run_group(
+                answers, unavailable = await run_group(
                     self.database, [pending.command for pending in group]
                 )
             except BaseException as error:  # cancelled mid-group: never leave callers hanging
