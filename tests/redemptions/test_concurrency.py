@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import random
+import re
 import threading
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+import pytest
 import requests
 
 from tests.support import Api, Server, ledger_sum, unique_code
@@ -32,12 +34,17 @@ def _fire(url: str, bodies: list[dict[str, Any]]) -> list[tuple[int, dict[str, A
         return list(pool.map(send, bodies))
 
 
-def _two_worker_server(fresh_db: str, tmp_path: Path) -> Server:
-    return Server(fresh_db, tmp_path / "data", workers=2).start()
+def _two_worker_server(fresh_db: str, tmp_path: Path, group_commit: bool = True) -> Server:
+    env = {"VOUCHERS_GROUP_COMMIT": "true" if group_commit else "false"}
+    return Server(fresh_db, tmp_path / "data", workers=2, env=env).start()
 
 
-def test_limit_of_50_under_400_concurrent_redemptions(fresh_db: str, tmp_path: Path) -> None:
-    server = _two_worker_server(fresh_db, tmp_path)
+# group_commit=False is the one-transaction-per-request reference path.
+@pytest.mark.parametrize("group_commit", [True, False], ids=["group-commit", "one-per-request"])
+def test_limit_of_50_under_400_concurrent_redemptions(
+    fresh_db: str, tmp_path: Path, group_commit: bool
+) -> None:
+    server = _two_worker_server(fresh_db, tmp_path, group_commit)
     try:
         api = Api(server.url)
         code = api.create_voucher(code=unique_code("HOT"), max_redemptions=50)["code"]
@@ -50,6 +57,17 @@ def test_limit_of_50_under_400_concurrent_redemptions(fresh_db: str, tmp_path: P
         voucher = api.get(f"/v1/vouchers/{code}").json()
         assert voucher["redeemed"] == 50 and voucher["status"] == "exhausted"
         assert ledger_sum(api, code) == (50, 50)
+        metrics = api.get("/metrics").text
+        groups = {
+            name: float(value)
+            for name, value in re.findall(
+                r"^vouchers_group_commit_size_(sum|count) (\S+)$", metrics, re.M
+            )
+        }
+        if group_commit:
+            assert groups["sum"] > groups["count"], f"no group held two redemptions: {groups}"
+        else:
+            assert groups["sum"] == groups["count"] == REQUESTS, f"not one per request: {groups}"
     finally:
         server.stop()
 
